@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# One-time (idempotent) set-up on a fresh machine with Python 3.11 and Java 17:
+# a project venv from the committed lock file, carelake installed editable,
+# and the Delta + Derby jars resolved from Maven Central into .cache/jars.
+# Later runs need no network.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3.11}
+command -v "$PYTHON" >/dev/null || PYTHON=python3
+command -v java >/dev/null || { echo "setup: Java 17 is required (java not on PATH)" >&2; exit 2; }
+
+if ! command -v uv >/dev/null; then
+  echo "setup: installing uv (the package installer) with pip"
+  "$PYTHON" -m pip install --quiet --user uv || "$PYTHON" -m pip install --quiet uv
+  export PATH="$HOME/.local/bin:$PATH"
+fi
+export UV_INDEX_STRATEGY=unsafe-best-match UV_LINK_MODE=copy
+
+stamp=.venv/.carelake-installed
+if [ ! -f "$stamp" ] || [ requirements.lock -nt "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+  [ -x .venv/bin/python ] || uv venv --quiet --python "$PYTHON" .venv
+  echo "setup: installing dependencies from requirements.lock"
+  uv pip install --quiet --python .venv/bin/python -r requirements.lock
+  uv pip install --quiet --python .venv/bin/python --no-deps -e .
+  touch "$stamp"
+fi
+
+if [ ! -f .cache/jars/.resolved ]; then
+  echo "setup: resolving Delta Lake and Derby jars from Maven Central (once)"
+  .venv/bin/carelake setup
+  touch .cache/jars/.resolved
+fi

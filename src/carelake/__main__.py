@@ -1,0 +1,3 @@
+from carelake.cli import main
+
+main()

@@ -1,0 +1,294 @@
+"""`carelake <command>`: a thin command line over the package (every pipeline step is a command)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(
+    help="carelake: hospital extracts -> governed Delta lakehouse (bronze, silver, gold OMOP CDM).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+sources_app = typer.Typer(help="Inspect and validate the source registry (metadata/sources.yml).", no_args_is_help=True)
+metastore_app = typer.Typer(help="Start, stop or check the shared catalog's Derby server.", no_args_is_help=True)
+app.add_typer(sources_app, name="sources")
+app.add_typer(metastore_app, name="metastore")
+# wide enough for the ledger tables when output goes to a file or a CI log
+console = Console(width=None if sys.stdout.isatty() else 160)
+err = Console(stderr=True)
+
+
+def _settings():
+    from carelake.config import load_settings
+
+    return load_settings()
+
+
+def _registry(settings, registry_file: Optional[Path]):
+    from carelake.registry import RegistryError, load_registry
+
+    try:
+        return load_registry(settings, path=registry_file)
+    except RegistryError as exc:
+        err.print(f"[red]registry error[/red] {exc}")
+        raise typer.Exit(2) from None
+
+
+def _spark(settings):
+    from carelake.jars import JarsMissing
+    from carelake.spark import get_spark
+
+    try:
+        return get_spark(settings)
+    except JarsMissing as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+
+
+def _progress():
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    return Progress(
+        SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=err, transient=True, disable=not err.is_terminal,
+    )
+
+
+RegistryOpt = typer.Option(None, "--registry", help="Registry file to use instead of metadata/sources.yml.")
+
+
+@app.command()
+def setup():
+    """Resolve the Delta and Derby jars from Maven Central into .cache/jars (once; later runs are offline)."""
+    from carelake.jars import JarsMissing, resolve
+
+    settings = _settings()
+    try:
+        paths = resolve(settings, quiet=True)
+    except JarsMissing as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    for role, path in paths.items():
+        console.print(f"{role:14} {path}")
+
+
+@app.command()
+def generate(
+    out: Path = typer.Option(None, help="Landing folder to write into (default: the configured landing root)."),
+    hospitals: int = typer.Option(4, help="Number of hospitals (layouts cycle: CSV en, GB18030 CSV zh, FHIR, HL7 v2)."),
+    patients: int = typer.Option(300, help="Patients per hospital."),
+    days: int = typer.Option(2, help="Days of daily extracts."),
+    start_date: str = typer.Option("2026-10-01", help="First extract date (YYYY-MM-DD)."),
+    seed: int = typer.Option(42, help="Random seed: same seed, same files."),
+):
+    """Write synthetic multi-hospital extracts with injected defects and a ground-truth manifest."""
+    from carelake.generate import generate as run_generate
+
+    settings = _settings()
+    target = out or settings.landing_root
+    summary = run_generate(target, hospitals=hospitals, patients=patients, days=days, start_date=start_date, seed=seed)
+    console.print(
+        f"wrote {len(summary.files)} files, {summary.total_records:,} records for {len(summary.sources)} sources "
+        f"into {target} (ground truth in {summary.truth_dir})"
+    )
+
+
+@app.command()
+def ingest(
+    source: list[str] = typer.Option(None, "--source", "-s", help="Only these source ids (repeatable)."),
+    date: Optional[str] = typer.Option(None, help="Only files of this extract date (YYYY-MM-DD), e.g. an Airflow data interval."),
+    retry_failed: bool = typer.Option(False, help="Try again files the ledger records as failed."),
+    fail_on_error: bool = typer.Option(False, help="Exit non-zero when any file failed (not only when unbalanced)."),
+    registry_file: Optional[Path] = RegistryOpt,
+):
+    """Load new landed files into bronze Delta tables; rejected records go to bronze.quarantine.
+
+    Prints the per-file ledger of this batch. Exit code 3 if any file does not balance
+    (rows read != rows in bronze + rows quarantined), 1 with --fail-on-error if a file failed.
+    """
+    from carelake.ingest import ingest as run_ingest
+
+    settings = _settings()
+    registry = _registry(settings, registry_file)
+    spark = _spark(settings)
+    with _progress() as progress:
+        report = run_ingest(settings, registry, source_ids=source or None, date=date, retry_failed=retry_failed,
+                            spark=spark, progress=progress)
+    print_ingest_report(report)
+    if not report.balanced:
+        raise typer.Exit(3)
+    if fail_on_error and report.failed:
+        raise typer.Exit(1)
+
+
+def print_ingest_report(report) -> None:
+    table = Table(title=f"ingest batch {report.batch_id}", show_lines=False)
+    for col, justify in (("source", "left"), ("entity", "left"), ("files", "right"), ("read", "right"),
+                         ("bronze", "right"), ("quarantined", "right"), ("failed", "right"), ("balanced", "center")):
+        table.add_column(col, justify=justify)
+    groups: dict[tuple[str, str], list] = {}
+    for o in report.outcomes:
+        groups.setdefault((o.file.source.id, o.file.entity.name), []).append(o)
+    for (sid, entity), outs in sorted(groups.items()):
+        table.add_row(
+            sid, entity, str(len(outs)), f"{sum(o.rows_read for o in outs):,}", f"{sum(o.rows_bronze for o in outs):,}",
+            f"{sum(o.rows_quarantined for o in outs):,}", str(sum(o.status == 'failed' for o in outs)),
+            "yes" if all(o.balanced for o in outs) else "[red]NO[/red]",
+        )
+    t = report.totals()
+    table.add_section()
+    table.add_row("total", "", str(t["files"]), f"{t['rows_read']:,}", f"{t['rows_bronze']:,}", f"{t['rows_quarantined']:,}",
+                  str(t["failed"]), "yes" if report.balanced else "[red]NO[/red]")
+    console.print(table)
+    if report.skipped or report.duplicates:
+        console.print(f"skipped {len(report.skipped)} file(s) already in the ledger, {len(report.duplicates)} duplicate(s) in this batch")
+    for o in report.failed:
+        console.print(f"[red]failed[/red] {o.describe()}  ({o.rows_quarantined} record(s) quarantined)")
+    for table_name, cols in report.drift.items():
+        console.print(f"[yellow]schema drift[/yellow] bronze.{table_name}: new column(s) {', '.join(cols)}")
+
+
+@app.command()
+def ledger(
+    source: Optional[str] = typer.Option(None, "--source", "-s", help="Only this source id."),
+    failed: bool = typer.Option(False, help="Only failed files."),
+    limit: int = typer.Option(50, help="Rows to show."),
+):
+    """Show the ingest ledger: per file, rows read / in bronze / quarantined, status and error."""
+    from carelake.ingest import LEDGER_TABLE
+
+    spark = _spark(_settings())
+    frame = spark.table(LEDGER_TABLE)
+    if source:
+        frame = frame.where(frame.source_id == source)
+    if failed:
+        frame = frame.where(frame.status == "failed")
+    rows = frame.orderBy("source_id", "entity", "file_path").limit(limit).collect()
+    table = Table(title=LEDGER_TABLE)
+    for col in ("source_id", "entity", "file", "status", "read", "bronze", "quarantined", "error"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r.source_id, r.entity, Path(r.file_path).name, r.status, str(r.rows_read), str(r.rows_bronze),
+                      str(r.rows_quarantined), r.error or "")
+    console.print(table)
+
+
+@app.command()
+def quarantine(
+    source: Optional[str] = typer.Option(None, "--source", "-s", help="Only this source id."),
+    limit: int = typer.Option(30, help="Rows to show."),
+):
+    """Show quarantined records: file, row, reason and the raw text as found."""
+    from carelake.ingest import QUARANTINE_TABLE
+
+    spark = _spark(_settings())
+    frame = spark.table(QUARANTINE_TABLE)
+    if source:
+        frame = frame.where(frame.source_id == source)
+    table = Table(title=QUARANTINE_TABLE)
+    for col in ("source_id", "file", "row", "reason", "raw text"):
+        table.add_column(col, overflow="fold")
+    for r in frame.orderBy("source_id", "file_path", "row_number").limit(limit).collect():
+        table.add_row(r.source_id, Path(r.file_path).name, str(r.row_number), r.reason, (r.raw_text or "")[:120])
+    console.print(table)
+
+
+@app.command()
+def tables(layer: Optional[str] = typer.Argument(None, help="bronze, silver, gold, quality or audit (default: all).")):
+    """List the lake's tables with their row counts."""
+    from carelake.lake import table_counts
+
+    spark = _spark(_settings())
+    table = Table(title="lake tables")
+    table.add_column("table")
+    table.add_column("rows", justify="right")
+    for name, count in table_counts(spark, [layer] if layer else None):
+        table.add_row(name, f"{count:,}")
+    console.print(table)
+
+
+@app.command()
+def demo(
+    hospitals: int = typer.Option(4, help="Number of generated hospitals."),
+    patients: int = typer.Option(300, help="Patients per hospital."),
+    days: int = typer.Option(2, help="Days of daily extracts."),
+):
+    """The main job on the embedded default: generate extracts, ingest them and the real samples, summarise."""
+    from carelake.generate import generate as run_generate
+    from carelake.ingest import ingest as run_ingest
+
+    settings = _settings()
+    registry = _registry(settings, None)
+    summary = run_generate(settings.landing_root, hospitals=hospitals, patients=patients, days=days)
+    console.print(f"generated {summary.total_records:,} records in {len(summary.files)} files into {settings.landing_root}")
+    spark = _spark(settings)
+    with _progress() as progress:
+        report = run_ingest(settings, registry, spark=spark, progress=progress)
+    print_ingest_report(report)
+    console.print(f"lake: {settings.lake_root}  (try: carelake tables bronze, carelake ledger --failed, carelake quarantine)")
+    if not report.balanced:
+        raise typer.Exit(3)
+
+
+@sources_app.command("list")
+def sources_list(registry_file: Optional[Path] = RegistryOpt):
+    """List registered sources and their entities."""
+    registry = _registry(_settings(), registry_file)
+    table = Table(title=str(registry_file or registry.settings.sources_file))
+    for col in ("id", "kind", "format", "organization", "entities"):
+        table.add_column(col, overflow="fold")
+    for s in registry.sources:
+        table.add_row(s.id, s.kind, s.format, s.organization or "", ", ".join(s.entities))
+    console.print(table)
+
+
+@sources_app.command("validate")
+def sources_validate(registry_file: Optional[Path] = RegistryOpt):
+    """Validate the registry file; exit 2 with every problem named if it is wrong."""
+    registry = _registry(_settings(), registry_file)
+    console.print(f"[green]ok[/green] {len(registry.sources)} sources, {sum(len(s.entities) for s in registry.sources)} entities")
+
+
+@metastore_app.command("start")
+def metastore_start():
+    """Start the Derby network server holding the shared catalog (no-op if running)."""
+    from carelake import metastore
+
+    settings = _settings()
+    metastore.ensure_running(settings)
+    console.print(metastore.status(settings))
+
+
+@metastore_app.command("stop")
+def metastore_stop():
+    """Stop the Derby network server this lake started."""
+    from carelake import metastore
+
+    settings = _settings()
+    console.print("stopped" if metastore.stop(settings) else "not running (no pid file)")
+
+
+@metastore_app.command("status")
+def metastore_status():
+    """Say whether the catalog server is listening."""
+    from carelake import metastore
+
+    console.print(metastore.status(_settings()))
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

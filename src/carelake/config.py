@@ -1,0 +1,115 @@
+"""Settings: where the lake lives, which Spark to use, where jars and metadata are.
+
+Every setting has an embedded default (local Spark, a Delta lake under ``./lake``)
+and can be overridden by an environment variable, so the same code runs on a
+laptop, in CI and against a cluster by configuration only.
+
+| setting            | variable                     | default                          |
+|--------------------|------------------------------|----------------------------------|
+| project_dir        | CARELAKE_HOME                | the repository holding metadata/ |
+| lake_root          | CARELAKE_LAKE_ROOT           | <project>/lake                   |
+| landing_root       | CARELAKE_LANDING_ROOT        | <project>/landing                |
+| shared_dir         | CARELAKE_SHARED_DIR          | <project>/../shared              |
+| spark_master       | CARELAKE_SPARK_MASTER        | local[*] (``sc://…`` = Spark Connect) |
+| driver_memory      | CARELAKE_DRIVER_MEMORY       | 4g                               |
+| shuffle_partitions | CARELAKE_SHUFFLE_PARTITIONS  | 4                                |
+| metastore_port     | CARELAKE_METASTORE_PORT      | 1527                             |
+| metastore_url      | CARELAKE_METASTORE_URL       | (empty: carelake's own Derby server) |
+| jars_dir           | CARELAKE_JARS_DIR            | <project>/.cache/jars            |
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+_PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def _find_project_dir() -> Path:
+    env = os.environ.get("CARELAKE_HOME")
+    if env:
+        return Path(env).resolve()
+    # editable install / source checkout: src/carelake -> repository root
+    candidate = _PACKAGE_DIR.parent.parent
+    if (candidate / "metadata").is_dir():
+        return candidate
+    cwd = Path.cwd().resolve()
+    for parent in (cwd, *cwd.parents):
+        if (parent / "metadata" / "sources.yml").is_file():
+            return parent
+    return cwd
+
+
+def _env_path(name: str, default: Path) -> Path:
+    value = os.environ.get(name)
+    return Path(value).expanduser().resolve() if value else default
+
+
+@dataclass(frozen=True)
+class Settings:
+    project_dir: Path
+    lake_root: Path
+    landing_root: Path
+    shared_dir: Path
+    jars_dir: Path
+    ivy_dir: Path
+    spark_master: str = "local[*]"
+    driver_memory: str = "4g"
+    shuffle_partitions: int = 4
+    metastore_port: int = 1527
+    metastore_url: str = ""
+    spark_conf: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def metadata_dir(self) -> Path:
+        return self.project_dir / "metadata"
+
+    @property
+    def sources_file(self) -> Path:
+        return self.metadata_dir / "sources.yml"
+
+    @property
+    def entities_file(self) -> Path:
+        return self.metadata_dir / "entities.yml"
+
+    @property
+    def warehouse_dir(self) -> Path:
+        return self.lake_root / "warehouse"
+
+    @property
+    def catalog_dir(self) -> Path:
+        """Folder of the Derby metastore database (the shared catalog)."""
+        return self.lake_root / "_catalog"
+
+    @property
+    def uses_own_metastore(self) -> bool:
+        return not self.metastore_url and not self.is_connect
+
+    @property
+    def is_connect(self) -> bool:
+        return self.spark_master.startswith("sc://")
+
+    def with_(self, **changes) -> "Settings":
+        return replace(self, **changes)
+
+
+def load_settings(**overrides) -> Settings:
+    project = Path(overrides.pop("project_dir", None) or _find_project_dir())
+    env = os.environ
+    cache = project / ".cache"
+    settings = Settings(
+        project_dir=project,
+        lake_root=_env_path("CARELAKE_LAKE_ROOT", project / "lake"),
+        landing_root=_env_path("CARELAKE_LANDING_ROOT", project / "landing"),
+        shared_dir=_env_path("CARELAKE_SHARED_DIR", (project.parent / "shared").resolve()),
+        jars_dir=_env_path("CARELAKE_JARS_DIR", cache / "jars"),
+        ivy_dir=_env_path("CARELAKE_IVY_DIR", cache / "ivy"),
+        spark_master=env.get("CARELAKE_SPARK_MASTER", "local[*]"),
+        driver_memory=env.get("CARELAKE_DRIVER_MEMORY", "4g"),
+        shuffle_partitions=int(env.get("CARELAKE_SHUFFLE_PARTITIONS", "4")),
+        metastore_port=int(env.get("CARELAKE_METASTORE_PORT", "1527")),
+        metastore_url=env.get("CARELAKE_METASTORE_URL", ""),
+    )
+    return settings.with_(**overrides) if overrides else settings

@@ -1,0 +1,380 @@
+"""Bronze ingestion: landed files -> one Delta table per source entity, nothing lost.
+
+For each batch:
+
+1. find the landed files of the chosen sources and hash them;
+2. skip every file the ledger already has (same source, entity and sha256): reruns change nothing;
+3. parse each remaining file with its format's reader; a file that cannot be read as a
+   whole is *failed*, and whatever records it holds are quarantined;
+4. per bronze table, one Delta write that replaces the rows of exactly these files
+   (``replaceWhere _file_sha256 IN (...)``), with schema evolution for new columns;
+5. one quarantine write (same replace semantics), then one MERGE into the ledger.
+
+The ledger is written last, so a crash anywhere before it leaves files "not yet loaded":
+the rerun replaces their rows instead of duplicating them.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections import defaultdict
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date as Date
+from datetime import datetime, timezone
+
+from carelake.config import Settings, load_settings
+from carelake.ingest.columns import LINEAGE_COLUMNS, bronze_names
+from carelake.ingest.landed import LandedFile, discover
+from carelake.ingest.tables import (
+    LEDGER_DDL,
+    LEDGER_KEY,
+    LEDGER_TABLE,
+    QUARANTINE_DDL,
+    QUARANTINE_TABLE,
+    ddl_columns,
+    ensure_tables,
+    sql_in_list,
+)
+from carelake.registry import Registry, load_registry
+from carelake.sources import ParsedFile, Rejected, UnreadableFile, get_reader
+
+
+@dataclass
+class FileOutcome:
+    file: LandedFile
+    status: str  # loaded | failed
+    rows_read: int = 0
+    rows_bronze: int = 0
+    rows_quarantined: int = 0
+    new_columns: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def balanced(self) -> bool:
+        return self.rows_read == self.rows_bronze + self.rows_quarantined
+
+    def describe(self) -> str:
+        return f"{self.file.path}: {self.error}" if self.error else str(self.file.path)
+
+
+@dataclass
+class IngestReport:
+    batch_id: str
+    outcomes: list[FileOutcome] = field(default_factory=list)
+    skipped: list[LandedFile] = field(default_factory=list)  # already in the ledger
+    duplicates: list[LandedFile] = field(default_factory=list)  # same content twice in this batch
+    seconds: dict[str, float] = field(default_factory=lambda: defaultdict(float))  # time per phase
+
+    @property
+    def balanced(self) -> bool:
+        return all(o.balanced for o in self.outcomes)
+
+    @property
+    def failed(self) -> list[FileOutcome]:
+        return [o for o in self.outcomes if o.status == "failed"]
+
+    @property
+    def drift(self) -> dict[str, list[str]]:
+        found: dict[str, list[str]] = defaultdict(list)
+        for o in self.outcomes:
+            for col in o.new_columns:
+                if col not in found[o.file.table]:
+                    found[o.file.table].append(col)
+        return dict(found)
+
+    def totals(self) -> dict[str, int]:
+        return {
+            "files": len(self.outcomes),
+            "skipped": len(self.skipped) + len(self.duplicates),
+            "failed": len(self.failed),
+            "rows_read": sum(o.rows_read for o in self.outcomes),
+            "rows_bronze": sum(o.rows_bronze for o in self.outcomes),
+            "rows_quarantined": sum(o.rows_quarantined for o in self.outcomes),
+        }
+
+
+@dataclass
+class _Parsed:
+    """One file after its reader ran: what goes to bronze and what to quarantine."""
+
+    outcome: FileOutcome
+    names: list[str] = field(default_factory=list)
+    parsed: ParsedFile | None = None
+    rejected: list[Rejected] = field(default_factory=list)
+
+
+class _PhaseClock:
+    """Adds the wall time of each ``with clock("phase"):`` block to a dict (thread-safe; phases may overlap)."""
+
+    def __init__(self, seconds: dict[str, float]):
+        self.seconds = seconds
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def __call__(self, phase: str):
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            with self._lock:
+                self.seconds[phase] += time.perf_counter() - start
+
+
+def new_batch_id(now: datetime) -> str:
+    return f"{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
+
+
+def _raw_record(values: tuple, columns: list[str], delimiter: str) -> str:
+    for raw_column in ("resource_json", "raw_message"):
+        if raw_column in columns:
+            return values[columns.index(raw_column)] or ""
+    return delimiter.join("" if v is None else v for v in values)
+
+
+def parse_file(registry: Registry, landed: LandedFile) -> _Parsed:
+    """Run the file's reader and apply the registry's column mapping and required-column check."""
+    source, entity = landed.source, landed.entity
+    outcome = FileOutcome(landed, status="loaded")
+    result = _Parsed(outcome)
+    try:
+        parsed = get_reader(source.format)(landed.path, source, entity)
+    except UnreadableFile as exc:
+        outcome.status, outcome.error = "failed", exc.reason
+        result.rejected = list(exc.records)
+    except Exception as exc:  # a reader bug must not lose the batch: fail this file, loudly
+        outcome.status, outcome.error = "failed", f"reader error {type(exc).__name__}: {exc}"
+    else:
+        names = bronze_names(parsed.columns, entity.columns)
+        missing = [c for c in registry.required_columns(entity) if c not in names]
+        outcome.warnings = list(parsed.warnings)
+        if missing:
+            mapped_from = {v: k for k, v in entity.columns.items()}
+            detail = ", ".join(f"{c} (mapped from {mapped_from[c]!r})" if c in mapped_from else c for c in missing)
+            outcome.status, outcome.error = "failed", f"missing required column(s): {detail}"
+            result.rejected = [
+                Rejected(n, _raw_record(v, parsed.columns, source.csv.delimiter), f"file lacks required column(s) {', '.join(missing)}")
+                for n, v in zip(parsed.row_numbers, parsed.rows)
+            ] + parsed.rejected
+        else:
+            result.names, result.parsed = names, parsed
+            result.rejected = list(parsed.rejected)
+            outcome.rows_bronze = len(parsed.rows)
+    outcome.rows_quarantined = len(result.rejected)
+    outcome.rows_read = outcome.rows_bronze + outcome.rows_quarantined
+    return result
+
+
+def _constant(value, arrow_type, n: int):
+    import numpy as np
+    import pyarrow as pa
+
+    return pa.array([value], type=arrow_type).take(pa.array(np.zeros(n, dtype=np.int32)))
+
+
+def _file_arrow(part: _Parsed, batch_id: str, ingested_at: datetime):
+    """One file's good records as an Arrow table: string columns, null tokens already applied, plus lineage."""
+    import pyarrow as pa
+
+    landed, parsed = part.outcome.file, part.parsed
+    n = len(parsed.rows)
+    columns = list(zip(*parsed.rows)) if n else [()] * len(part.names)
+    arrays = {name: pa.array(values, type=pa.string()) for name, values in zip(part.names, columns)}
+    extract_date = Date.fromisoformat(landed.extract_date) if landed.extract_date else None
+    arrays.update(
+        _source_id=_constant(landed.source.id, pa.string(), n),
+        _source_file=_constant(str(landed.path), pa.string(), n),
+        _file_sha256=_constant(landed.sha256, pa.string(), n),
+        _batch_id=_constant(batch_id, pa.string(), n),
+        _row_number=pa.array(parsed.row_numbers, type=pa.int64()),
+        _extract_date=_constant(extract_date, pa.date32(), n),
+        _ingested_at=_constant(ingested_at, pa.timestamp("us", tz="UTC"), n),
+    )
+    return pa.table(arrays)
+
+
+def _bronze_arrow(parts: list[_Parsed], batch_id: str, ingested_at: datetime):
+    """One Arrow table for all loaded files of a bronze table (columns unioned in first-seen order)."""
+    import pyarrow as pa
+
+    tables = [_file_arrow(p, batch_id, ingested_at) for p in parts if p.parsed is not None and p.parsed.rows]
+    if not tables:
+        return pa.table({c: pa.array([], pa.string()) for c in LINEAGE_COLUMNS})
+    data = pa.concat_tables(tables, promote_options="default")
+    data_columns = [c for c in data.column_names if c not in LINEAGE_COLUMNS]
+    return data.select([*data_columns, *LINEAGE_COLUMNS])
+
+
+ROWS_PER_WRITE_PARTITION = 250_000
+BRONZE_WRITERS = 2  # concurrent Delta writes to different bronze tables
+
+
+def _table_exists(spark, name: str) -> bool:
+    return spark.catalog.tableExists(name)
+
+
+def write_bronze(spark, table: str, parts: list[_Parsed], batch_id: str, ingested_at: datetime) -> list[str]:
+    """Replace this batch's files in the bronze table atomically; return the columns that are new to it."""
+    full_name = f"bronze.{table}"
+    data = _bronze_arrow(parts, batch_id, ingested_at)
+    exists = _table_exists(spark, full_name)
+    if not exists and data.num_rows == 0:
+        return []
+    existing = set(spark.table(full_name).columns) if exists else set()
+    new_columns = [c for c in data.column_names if exists and c not in existing]
+    frame = spark.createDataFrame(data)
+    # Arrow batches arrive as many small partitions: write a few well-sized files instead
+    partitions = max(1, min(spark.sparkContext.defaultParallelism, -(-data.num_rows // ROWS_PER_WRITE_PARTITION)))
+    frame = frame.coalesce(partitions)
+    if not exists:
+        frame.write.format("delta").mode("append").saveAsTable(full_name)
+    else:
+        shas = sql_in_list(sorted({p.outcome.file.sha256 for p in parts}))
+        (
+            frame.write.format("delta")
+            .mode("overwrite")
+            .option("replaceWhere", f"_file_sha256 IN ({shas})")
+            .option("mergeSchema", "true")
+            .saveAsTable(full_name)
+        )
+    return new_columns
+
+
+def _files_condition(files: list[LandedFile]) -> str:
+    by_source_entity: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for f in files:
+        by_source_entity[(f.source.id, f.entity.name)].add(f.sha256)
+    return " OR ".join(
+        f"(source_id = '{s}' AND entity = '{e}' AND file_sha256 IN ({sql_in_list(sorted(shas))}))"
+        for (s, e), shas in sorted(by_source_entity.items())
+    )
+
+
+def write_quarantine(spark, parts: list[_Parsed], batch_id: str, now: datetime) -> None:
+    rows = [
+        (p.outcome.file.source.id, p.outcome.file.entity.name, str(p.outcome.file.path), p.outcome.file.sha256, batch_id,
+         r.row_number, r.raw_text, r.reason, now)
+        for p in parts
+        for r in p.rejected
+    ]
+    if not rows:
+        # readers are deterministic: a file with no rejects now never had any, so nothing to replace
+        return
+    frame = spark.createDataFrame(rows, schema=QUARANTINE_DDL.replace("\n", " "))
+    condition = _files_condition([p.outcome.file for p in parts])
+    frame.write.format("delta").mode("overwrite").option("replaceWhere", condition).saveAsTable(QUARANTINE_TABLE)
+
+
+def write_ledger(spark, outcomes: list[FileOutcome], batch_id: str, started_at: datetime, finished_at: datetime) -> None:
+    from delta.tables import DeltaTable
+
+    if not outcomes:
+        return
+    rows = [
+        (o.file.source.id, o.file.entity.name, f"bronze.{o.file.table}", str(o.file.path), o.file.sha256, o.file.size,
+         o.file.extract_date, batch_id, o.status, o.rows_read, o.rows_bronze, o.rows_quarantined,
+         ",".join(o.new_columns) or None, " | ".join(o.warnings) or None, o.error, started_at, finished_at)
+        for o in outcomes
+    ]
+    frame = spark.createDataFrame(rows, schema=LEDGER_DDL.replace("\n", " ").replace(" NOT NULL", ""))
+    on = " AND ".join(f"t.{k} = s.{k}" for k in LEDGER_KEY)
+    DeltaTable.forName(spark, LEDGER_TABLE).alias("t").merge(frame.alias("s"), on).whenMatchedUpdateAll().whenNotMatchedInsertAll().execute()
+
+
+def known_files(spark) -> dict[tuple[str, str, str], str]:
+    return {(r[0], r[1], r[2]): r[3] for r in spark.table(LEDGER_TABLE).select(*LEDGER_KEY, "status").collect()}
+
+
+def ingest(
+    settings: Settings | None = None,
+    registry: Registry | None = None,
+    source_ids: list[str] | None = None,
+    date: str | None = None,
+    retry_failed: bool = False,
+    spark=None,
+    progress=None,
+) -> IngestReport:
+    """Load every new landed file of the chosen sources (all by default) into bronze.
+
+    ``date`` (YYYY-MM-DD) restricts to the files of one extract date (one data interval).
+    ``progress`` is an optional ``rich.progress.Progress`` to report on.
+    """
+    from carelake.spark import get_spark
+
+    settings = settings or load_settings()
+    registry = registry or load_registry(settings)
+    sources = registry.select(source_ids)
+    started_at = datetime.now(timezone.utc)
+    report = IngestReport(batch_id=new_batch_id(started_at))
+    clock = _PhaseClock(report.seconds)
+    with clock("discover"):
+        files = discover(registry, sources, date)
+    with clock("spark_session"):
+        spark = spark or get_spark(settings)
+    with clock("ledger_read"):
+        ensure_tables(spark)
+        known = known_files(spark)
+
+    todo: list[LandedFile] = []
+    seen: set[tuple[str, str, str]] = set()
+    for f in files:
+        status = known.get(f.key)
+        if status is not None and not (retry_failed and status == "failed"):
+            report.skipped.append(f)
+        elif f.key in seen:
+            report.duplicates.append(f)
+        else:
+            seen.add(f.key)
+            todo.append(f)
+
+    by_table: dict[str, list[LandedFile]] = defaultdict(list)
+    for f in todo:
+        by_table[f.table].append(f)
+    task = progress.add_task("ingest", total=len(todo)) if progress else None
+    all_parts: list[_Parsed] = []
+
+    def write_table(table: str, parts: list[_Parsed]) -> None:
+        with clock("bronze_write"):
+            new_columns = set(write_bronze(spark, table, parts, report.batch_id, started_at))
+        for p in parts:
+            p.outcome.new_columns = [c for c in p.names if c in new_columns]
+
+    # Parsing (Python) of the next table overlaps the Delta writes (JVM) of earlier ones;
+    # at most BRONZE_WRITERS writes run at once, which also bounds the parsed data held in memory.
+    with ThreadPoolExecutor(max_workers=BRONZE_WRITERS, thread_name_prefix="bronze-write") as pool:
+        in_flight: set[Future] = set()
+        for table, table_files in by_table.items():
+            parts = []
+            for f in table_files:
+                if progress:
+                    progress.update(task, description=f"parse {f.source.id}/{f.path.name}")
+                with clock("parse"):
+                    parts.append(parse_file(registry, f))
+                if progress:
+                    progress.advance(task)
+            all_parts.extend(parts)
+            if len(in_flight) >= BRONZE_WRITERS:
+                done, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
+                for future in done:
+                    future.result()  # a failed write fails the batch before the ledger is written
+            in_flight.add(pool.submit(write_table, table, parts))
+        for future in in_flight:
+            future.result()
+
+    if progress and todo:
+        progress.update(task, description="write quarantine and ledger")
+    with clock("quarantine_write"):
+        write_quarantine(spark, all_parts, report.batch_id, started_at)
+    report.outcomes = [p.outcome for p in all_parts]
+    with clock("ledger_write"):
+        write_ledger(spark, report.outcomes, report.batch_id, started_at, datetime.now(timezone.utc))
+    if progress:
+        progress.update(task, description="ingest done")
+    return report
+
+
+LEDGER_COLUMNS = ddl_columns(LEDGER_DDL)

@@ -1,0 +1,33 @@
+"""The ingest's own Delta tables: the per-file ledger and the quarantine of rejected records."""
+
+from __future__ import annotations
+
+LEDGER_TABLE = "bronze.ingest_ledger"
+QUARANTINE_TABLE = "bronze.quarantine"
+
+LEDGER_DDL = """
+    source_id STRING NOT NULL, entity STRING NOT NULL, bronze_table STRING, file_path STRING,
+    file_sha256 STRING NOT NULL, file_size BIGINT, extract_date STRING, batch_id STRING,
+    status STRING, rows_read BIGINT, rows_bronze BIGINT, rows_quarantined BIGINT,
+    new_columns STRING, warnings STRING, error STRING, started_at TIMESTAMP, finished_at TIMESTAMP
+"""
+
+QUARANTINE_DDL = """
+    source_id STRING, entity STRING, file_path STRING, file_sha256 STRING, batch_id STRING,
+    row_number BIGINT, raw_text STRING, reason STRING, quarantined_at TIMESTAMP
+"""
+
+LEDGER_KEY = ("source_id", "entity", "file_sha256")
+
+
+def ensure_tables(spark) -> None:
+    spark.sql(f"CREATE TABLE IF NOT EXISTS {LEDGER_TABLE} ({LEDGER_DDL}) USING delta")
+    spark.sql(f"CREATE TABLE IF NOT EXISTS {QUARANTINE_TABLE} ({QUARANTINE_DDL}) USING delta")
+
+
+def ddl_columns(ddl: str) -> list[str]:
+    return [part.split()[0] for part in ddl.replace("\n", " ").split(",") if part.strip()]
+
+
+def sql_in_list(values) -> str:
+    return ", ".join("'" + v.replace("'", "''") + "'" for v in values)

@@ -1,0 +1,96 @@
+"""The one Spark + Delta session factory (local, cluster, or Spark Connect by configuration)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from carelake.config import Settings, load_settings
+
+LAYERS = ("bronze", "silver", "gold", "quality", "audit")
+
+
+def spark_conf(settings: Settings, for_cluster_executors: bool = True) -> dict[str, str]:
+    """Every Spark setting carelake relies on; dbt's profile reuses the same dict."""
+    from carelake import metastore
+    from carelake.jars import jar_paths
+
+    jars = jar_paths(settings)
+    conf = {
+        "spark.master": settings.spark_master,
+        "spark.jars": f"{jars['delta']},{jars['delta_storage']}",
+        "spark.driver.extraClassPath": str(jars["derbyclient"]),
+        "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
+        "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
+        "spark.sql.catalogImplementation": "hive",
+        "spark.sql.warehouse.dir": str(settings.warehouse_dir),
+        "spark.hadoop.javax.jdo.option.ConnectionURL": metastore.jdbc_url(settings),
+        "spark.hadoop.javax.jdo.option.ConnectionDriverName": metastore.DRIVER,
+        "spark.hadoop.datanucleus.schema.autoCreateAll": "true",
+        "spark.hadoop.hive.metastore.schema.verification": "false",
+        "spark.sql.shuffle.partitions": str(settings.shuffle_partitions),
+        "spark.databricks.delta.snapshotPartitions": "2",
+        "spark.databricks.delta.retentionDurationCheck.enabled": "false",
+        "spark.sql.session.timeZone": "UTC",
+        "spark.sql.execution.arrow.pyspark.enabled": "true",
+        "spark.driver.memory": settings.driver_memory,
+        "spark.driver.host": "127.0.0.1",
+        "spark.driver.bindAddress": "127.0.0.1",
+        "spark.ui.enabled": os.environ.get("CARELAKE_SPARK_UI", "false"),
+        "spark.ui.showConsoleProgress": "false",
+        "spark.sql.sources.partitionOverwriteMode": "static",
+    }
+    if not settings.metastore_url:
+        conf["spark.hadoop.javax.jdo.option.ConnectionUserName"] = "APP"
+        conf["spark.hadoop.javax.jdo.option.ConnectionPassword"] = "mine"
+    conf.update(settings.spark_conf)
+    return conf
+
+
+def get_spark(settings: Settings | None = None, app_name: str = "carelake"):
+    """Return the session for this process (creating it on first use) with the lake's databases present."""
+    from pyspark.sql import SparkSession
+
+    settings = settings or load_settings()
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        return active
+    if settings.is_connect:
+        return SparkSession.builder.remote(settings.spark_master).appName(app_name).getOrCreate()
+
+    from carelake import metastore
+
+    metastore.ensure_running(settings)
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    settings.lake_root.mkdir(parents=True, exist_ok=True)
+    builder = SparkSession.builder.appName(app_name)
+    for key, value in spark_conf(settings).items():
+        builder = builder.config(key, value)
+    # Derby client and Hive write derby.log / metastore_db into the working dir unless told otherwise
+    log_conf = Path(__file__).parent / "conf" / "log4j2.properties"
+    builder = builder.config(
+        "spark.driver.extraJavaOptions",
+        f"-Dderby.system.home={settings.catalog_dir} -Dlog4j2.configurationFile=file:{log_conf}",
+    )
+    spark = builder.enableHiveSupport().getOrCreate()
+    spark.sparkContext.setLogLevel(os.environ.get("CARELAKE_SPARK_LOG_LEVEL", "ERROR"))
+    ensure_databases(spark, settings)
+    return spark
+
+
+def ensure_databases(spark, settings: Settings) -> None:
+    existing = {row[0] for row in spark.sql("SHOW DATABASES").collect()}
+    for layer in LAYERS:
+        if layer not in existing:
+            spark.sql(f"CREATE DATABASE IF NOT EXISTS {layer} LOCATION '{settings.lake_root / layer}'")
+
+
+def stop_spark() -> None:
+    from pyspark.sql import SparkSession
+
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        active.stop()
