@@ -158,12 +158,12 @@ def parse_file(registry: Registry, landed: LandedFile) -> _Parsed:
             outcome.status, outcome.error = "failed", f"missing required column(s): {detail}"
             result.rejected = [
                 Rejected(n, _raw_record(v, parsed.columns, source.csv.delimiter), f"file lacks required column(s) {', '.join(missing)}")
-                for n, v in zip(parsed.row_numbers, parsed.rows)
+                for n, v in zip(parsed.row_numbers, parsed.good_rows())
             ] + parsed.rejected
         else:
             result.names, result.parsed = names, parsed
             result.rejected = list(parsed.rejected)
-            outcome.rows_bronze = len(parsed.rows)
+            outcome.rows_bronze = parsed.good_count
     outcome.rows_quarantined = len(result.rejected)
     outcome.rows_read = outcome.rows_bronze + outcome.rows_quarantined
     return result
@@ -181,9 +181,8 @@ def _file_arrow(part: _Parsed, batch_id: str, ingested_at: datetime):
     import pyarrow as pa
 
     landed, parsed = part.outcome.file, part.parsed
-    n = len(parsed.rows)
-    columns = list(zip(*parsed.rows)) if n else [()] * len(part.names)
-    arrays = {name: pa.array(values, type=pa.string()) for name, values in zip(part.names, columns)}
+    n = parsed.good_count
+    arrays = dict(zip(part.names, parsed.arrow_columns()))
     extract_date = Date.fromisoformat(landed.extract_date) if landed.extract_date else None
     arrays.update(
         _source_id=_constant(landed.source.id, pa.string(), n),
@@ -201,7 +200,7 @@ def _bronze_arrow(parts: list[_Parsed], batch_id: str, ingested_at: datetime):
     """One Arrow table for all loaded files of a bronze table (columns unioned in first-seen order)."""
     import pyarrow as pa
 
-    tables = [_file_arrow(p, batch_id, ingested_at) for p in parts if p.parsed is not None and p.parsed.rows]
+    tables = [_file_arrow(p, batch_id, ingested_at) for p in parts if p.parsed is not None and p.parsed.good_count]
     if not tables:
         return pa.table({c: pa.array([], pa.string()) for c in LINEAGE_COLUMNS})
     data = pa.concat_tables(tables, promote_options="default")

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True)
@@ -35,10 +35,31 @@ class ParsedFile:
     row_numbers: list[int] = field(default_factory=list)  # 1-based source line of each good row
     rejected: list[Rejected] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    # A reader with a vectorised fast path may hand over its good records as a pyarrow Table
+    # (string columns aligned with ``columns``) instead of ``rows``; ``row_numbers`` still applies.
+    table: Any = None
+
+    @property
+    def good_count(self) -> int:
+        return self.table.num_rows if self.table is not None else len(self.rows)
 
     @property
     def records_read(self) -> int:
-        return len(self.rows) + len(self.rejected)
+        return self.good_count + len(self.rejected)
+
+    def good_rows(self) -> list[tuple]:
+        if self.table is None:
+            return self.rows
+        return list(zip(*(column.to_pylist() for column in self.table.columns)))
+
+    def arrow_columns(self) -> list:
+        """The good records column by column (pyarrow arrays of strings)."""
+        import pyarrow as pa
+
+        if self.table is not None:
+            return [column.combine_chunks() for column in self.table.columns]
+        transposed = list(zip(*self.rows)) if self.rows else [()] * len(self.columns)
+        return [pa.array(values, type=pa.string()) for values in transposed]
 
     def add_row(self, row_number: int, values: tuple) -> None:
         self.rows.append(values)
