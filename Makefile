@@ -1,13 +1,13 @@
 # carelake: the two commands a new user needs are `make demo` and `make test`.
-.PHONY: setup demo test test-fast bench-ingest clean-lake metastore-stop
+.PHONY: setup demo test test-fast bench-ingest clean-lake metastore-stop airflow
 
 setup:
 	@scripts/setup.sh
 
-## Set up, then generate demo extracts for 4 hospitals, ingest them and the real samples into bronze.
+## Set up, then generate demo extracts for 4 hospitals, ingest them and the real samples, build silver and gold.
 demo: setup
 	.venv/bin/carelake demo
-	.venv/bin/carelake tables bronze
+	.venv/bin/carelake tables gold
 	.venv/bin/carelake metastore stop
 
 ## Set up, then run the whole test suite on real Spark + Delta.
@@ -25,3 +25,7 @@ metastore-stop:
 
 clean-lake: metastore-stop
 	rm -rf lake landing
+
+## Local Airflow UI on http://127.0.0.1:8080 (SQLite metadata in .airflow/, DAGs from ./dags); Ctrl-C stops it.
+airflow: setup
+	.venv/bin/carelake airflow standalone

@@ -156,6 +156,26 @@ def print_ingest_report(report) -> None:
 
 
 @app.command()
+def transform(
+    select: Optional[str] = typer.Option(None, help="Only this dbt selection (e.g. 'staging', 'marts', 'person+')."),
+    full_refresh: bool = typer.Option(False, help="Rebuild incremental models from scratch."),
+):
+    """Build silver and gold with dbt (transforms/) and link patients across sources (MPI).
+
+    Runs `dbt build` (models + dbt tests) for seeds, staging and intermediate, then the master
+    patient index (Splink on Spark), then the gold marts (OMOP CDM v5.4 + master data). Exit 1 on a failure.
+    """
+    from carelake.pipeline import StepFailed, transform_step
+
+    settings = _settings()
+    try:
+        console.print(transform_step(settings, select=select, full_refresh=full_refresh))
+    except StepFailed as exc:
+        console.print(f"[red]transform failed[/red]\n{exc}")
+        raise typer.Exit(1) from None
+
+
+@app.command()
 def ledger(
     source: Optional[str] = typer.Option(None, "--source", "-s", help="Only this source id."),
     failed: bool = typer.Option(False, help="Only failed files."),
@@ -219,8 +239,9 @@ def demo(
     hospitals: int = typer.Option(4, help="Number of generated hospitals."),
     patients: int = typer.Option(300, help="Patients per hospital."),
     days: int = typer.Option(2, help="Days of daily extracts."),
+    with_transform: bool = typer.Option(True, "--transform/--no-transform", help="Also build silver and gold (dbt + MPI)."),
 ):
-    """The main job on the embedded default: generate extracts, ingest them and the real samples, summarise."""
+    """The main job on the embedded default: generate extracts, ingest them and the real samples, build silver and gold."""
     from carelake.generate import generate as run_generate
     from carelake.ingest import ingest as run_ingest
 
@@ -232,9 +253,39 @@ def demo(
     with _progress() as progress:
         report = run_ingest(settings, registry, spark=spark, progress=progress)
     print_ingest_report(report)
-    console.print(f"lake: {settings.lake_root}  (try: carelake tables bronze, carelake ledger --failed, carelake quarantine)")
     if not report.balanced:
         raise typer.Exit(3)
+    if with_transform:
+        from carelake.pipeline import StepFailed, transform_step
+
+        try:
+            console.print(transform_step(settings))
+        except StepFailed as exc:
+            console.print(f"[red]transform failed[/red]\n{exc}")
+            raise typer.Exit(1) from None
+    console.print(f"lake: {settings.lake_root}  (try: carelake tables gold, carelake ledger --failed, carelake quarantine)")
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def airflow(ctx: typer.Context):
+    """Run the `airflow` CLI on carelake's local Airflow (AIRFLOW_HOME=.airflow, DAGs from ./dags, 127.0.0.1 only).
+
+    Examples: `carelake airflow standalone` (UI on http://127.0.0.1:8080),
+    `carelake airflow dags test carelake_ingest 2026-10-01`, `carelake airflow dags list`.
+    The metadata database is migrated on first use.
+    """
+    import os
+    import shutil
+    import subprocess
+
+    from carelake.orchestration import airflow_env, airflow_home
+
+    env = {**os.environ, **airflow_env()}
+    binary = shutil.which("airflow", path=str(Path(sys.executable).parent)) or "airflow"
+    airflow_home().mkdir(parents=True, exist_ok=True)
+    if not (airflow_home() / "airflow.db").exists():
+        subprocess.run([binary, "db", "migrate"], env=env, check=True)
+    raise typer.Exit(subprocess.call([binary, *ctx.args], env=env))
 
 
 @sources_app.command("list")

@@ -16,6 +16,7 @@ laptop, in CI and against a cluster by configuration only.
 | metastore_port     | CARELAKE_METASTORE_PORT      | 1527                             |
 | metastore_url      | CARELAKE_METASTORE_URL       | (empty: carelake's own Derby server) |
 | jars_dir           | CARELAKE_JARS_DIR            | <project>/.cache/jars            |
+| sources_file       | CARELAKE_REGISTRY            | <project>/metadata/sources.yml   |
 """
 
 from __future__ import annotations
@@ -68,7 +69,8 @@ class Settings:
 
     @property
     def sources_file(self) -> Path:
-        return self.metadata_dir / "sources.yml"
+        override = os.environ.get("CARELAKE_REGISTRY")
+        return Path(override).resolve() if override else self.metadata_dir / "sources.yml"
 
     @property
     def entities_file(self) -> Path:

@@ -59,20 +59,31 @@ def ensure_running(settings: Settings, timeout: float = 60.0) -> bool:
         str(settings.metastore_port),
         "-noSecurityManager",
     ]
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
-    _pid_file(settings).write_text(str(proc.pid))
+    # Detached twice (a shell that backgrounds java and exits): the server is nobody's child, so a
+    # supervisor that reaps its children (an Airflow task runner, a notebook kernel) cannot take it down.
+    pid_file = _pid_file(settings)
+    pid_file.unlink(missing_ok=True)
+    launcher = 'exec 0</dev/null; "$@" & echo $! > "$PIDFILE"'
+    subprocess.run(["sh", "-c", launcher, "sh", *cmd], stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                   env={**os.environ, "PIDFILE": str(pid_file)}, check=True)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if is_listening(settings.metastore_port):
             return True
-        if proc.poll() is not None:
+        if pid_file.is_file() and not _alive(int(pid_file.read_text().strip() or 0)):
             if is_listening(settings.metastore_port):  # another process won the race
                 return False
-            raise RuntimeError(
-                f"Derby metastore server exited with code {proc.returncode}; see {settings.catalog_dir / 'derby-server.log'}"
-            )
+            raise RuntimeError(f"Derby metastore server exited; see {settings.catalog_dir / 'derby-server.log'}")
         time.sleep(0.2)
     raise RuntimeError(f"Derby metastore server did not listen on 127.0.0.1:{settings.metastore_port} within {timeout:.0f}s")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return pid > 0
 
 
 def stop(settings: Settings, timeout: float = 20.0) -> bool:
@@ -83,17 +94,14 @@ def stop(settings: Settings, timeout: float = 20.0) -> bool:
     pid = int(pid_file.read_text().strip() or 0)
     pid_file.unlink(missing_ok=True)
     try:
-        os.killpg(pid, signal.SIGTERM)
+        os.kill(pid, signal.SIGTERM)
     except (ProcessLookupError, PermissionError):
         return False
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and is_listening(settings.metastore_port):
+    while time.monotonic() < deadline and _alive(pid):
         time.sleep(0.2)
-    if is_listening(settings.metastore_port):
-        try:
-            os.killpg(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+    if _alive(pid):
+        os.kill(pid, signal.SIGKILL)
     return True
 
 

@@ -16,7 +16,6 @@ SAMPLES = load_settings().shared_dir / "data" / "samples"
 NDJSON10 = SAMPLES / "fhir-r4-bulk-ndjson" / "10-patients"
 NDJSON100 = SAMPLES / "fhir-r4-bulk-ndjson" / "100-patients"
 BUNDLES = SAMPLES / "hl7v2" / "fhir-converter" / "fhir_r4_samples"
-needs_samples = pytest.mark.skipif(not NDJSON10.is_dir(), reason="shared samples not present")
 
 LINES_10 = {
     "AllergyIntolerance": 11, "Condition": 555, "Device": 16, "DocumentReference": 1215, "Encounter": 1215,
@@ -87,7 +86,6 @@ def test_path_rejects_bad_syntax(bad):
 
 
 # ---- NDJSON: real samples -----------------------------------------------------------------------
-@needs_samples
 @pytest.mark.parametrize(("folder", "counts"), [(NDJSON10, LINES_10), (NDJSON100, LINES_100)])
 def test_real_ndjson_reads_every_line(folder, counts):
     for resource_type, lines in counts.items():
@@ -108,7 +106,6 @@ def test_real_ndjson_reads_every_line(folder, counts):
         assert all(row[1] == row[2] for row in parsed.rows)
 
 
-@needs_samples
 def test_real_patient_columns_and_lossless_json():
     source, entity = make_entity(
         "Patient",
@@ -123,7 +120,6 @@ def test_real_patient_columns_and_lossless_json():
     assert [row[-1] for row in parsed.rows] == path.read_text(encoding="utf-8").splitlines()
 
 
-@needs_samples
 def test_export_log_is_not_resources():
     source, entity = make_entity(None)
     parsed = read_fhir_ndjson(NDJSON10 / "log.ndjson", source, entity)
@@ -195,7 +191,6 @@ def test_unreadable_ndjson(tmp_path, content, reason):
 
 
 # ---- Bundles ---------------------------------------------------------------------------------
-@needs_samples
 def test_real_bundle_entries():
     source, entity = make_entity(None, {"code.coding[0].code": "code"}, fmt="fhir_bundle")
     parsed = read_fhir_bundle(BUNDLES / "ObservationBundle.json", source, entity)  # starts with a BOM
@@ -212,7 +207,6 @@ def test_real_bundle_entries():
     assert parsed.row_numbers == [3] and parsed.rejected == []
 
 
-@needs_samples
 def test_json_that_is_not_a_bundle_is_unreadable():
     source, entity = make_entity(None, fmt="fhir_bundle")
     with pytest.raises(UnreadableFile, match="not a FHIR Bundle"):

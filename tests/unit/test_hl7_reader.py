@@ -15,7 +15,6 @@ from carelake.sources.hl7v2 import COLUMNS, read_hl7v2
 HL7 = load_settings().shared_dir / "data" / "samples" / "hl7v2"
 CONVERTER = HL7 / "fhir-converter" / "hl7v2"
 PYTHON_HL7 = HL7 / "python-hl7"
-needs_samples = pytest.mark.skipif(not CONVERTER.is_dir(), reason="shared samples not present")
 
 # messages read per python-hl7 sample file (all good ones parse, none rejected, no warnings)
 PYTHON_HL7_GOOD = {
@@ -81,7 +80,6 @@ def as_dicts(parsed) -> list[dict]:
 
 
 # ---- real samples ------------------------------------------------------------------------------
-@needs_samples
 def test_every_fhir_converter_message_parses():
     files = sorted(CONVERTER.glob("*.hl7"))
     assert len(files) == 139
@@ -99,7 +97,6 @@ def test_every_fhir_converter_message_parses():
     assert boms == 27
 
 
-@needs_samples
 def test_converter_message_fields():
     source, entity = make_entity({"PID.19": "ssn", "MSH.9.3": "structure"})
     row = as_dicts(read_hl7v2(CONVERTER / "ADT01-23.hl7", source, entity))[0]
@@ -116,7 +113,6 @@ def test_converter_message_fields():
     assert json.loads(row["diagnoses_json"])[0]["code"] == "71596"
 
 
-@needs_samples
 @pytest.mark.parametrize(("name", "messages"), sorted(PYTHON_HL7_GOOD.items()))
 def test_python_hl7_good_files(name, messages):
     source, entity = make_entity()
@@ -125,7 +121,6 @@ def test_python_hl7_good_files(name, messages):
     assert parsed.row_numbers == list(range(1, messages + 1))
 
 
-@needs_samples
 @pytest.mark.parametrize(("name", "reason"), sorted(PYTHON_HL7_REJECTED.items()))
 def test_python_hl7_interrupted_messages_are_rejected(name, reason):
     source, entity = make_entity()
@@ -135,7 +130,6 @@ def test_python_hl7_interrupted_messages_are_rejected(name, reason):
     assert "PV1|1|O" in parsed.rejected[0].raw_text  # the whole message is kept
 
 
-@needs_samples
 @pytest.mark.parametrize(("name", "lines"), sorted(PYTHON_HL7_UNREADABLE.items()))
 def test_python_hl7_files_without_msh_are_unreadable(name, lines):
     source, entity = make_entity()

@@ -1,0 +1,58 @@
+"""The pipeline's steps as plain functions: the CLI and the Airflow DAGs call the same code.
+
+Each step takes the data interval's date (``YYYY-MM-DD``) where it applies, never "now",
+so a backfill of past days does exactly what the original runs would have done. Each
+returns a small JSON-able summary (it becomes the task's XCom) and raises
+:class:`StepFailed` with a one-line reason when the step must fail the run.
+"""
+
+from __future__ import annotations
+
+from carelake.config import Settings, load_settings
+
+
+class StepFailed(RuntimeError):
+    """A pipeline step finished but its result must fail the run (e.g. an unbalanced ledger)."""
+
+
+def ingest_step(date: str | None = None, source_ids: list[str] | None = None, settings: Settings | None = None,
+                fail_on_error: bool = False) -> dict:
+    """Load the landed files of one extract date (all dates when None) into bronze."""
+    from carelake.ingest import ingest
+    from carelake.registry import load_registry
+
+    settings = settings or load_settings()
+    report = ingest(settings, load_registry(settings), source_ids=source_ids, date=date)
+    summary = {
+        "batch_id": report.batch_id,
+        "date": date,
+        "sources": source_ids,
+        **report.totals(),
+        "failed_files": [o.describe() for o in report.failed],
+        "schema_drift": report.drift,
+        "seconds": {k: round(v, 2) for k, v in report.seconds.items()},
+    }
+    if not report.balanced:
+        unbalanced = [str(o.file.path) for o in report.outcomes if not o.balanced]
+        raise StepFailed(f"ledger does not balance for {len(unbalanced)} file(s): {', '.join(unbalanced[:5])}")
+    if fail_on_error and report.failed:
+        raise StepFailed(f"{len(report.failed)} file(s) failed: " + "; ".join(summary["failed_files"][:5]))
+    return summary
+
+
+def source_ids(settings: Settings | None = None, include_samples: bool = True) -> list[str]:
+    """The registry's source ids (light: reads YAML only), for DAGs to map tasks over."""
+    from carelake.registry import load_registry
+
+    registry = load_registry(settings or load_settings())
+    return [s.id for s in registry.sources if include_samples or s.kind != "reference_sample"]
+
+
+def transform_step(settings: Settings | None = None, select: str | list[str] | None = None, full_refresh: bool = False) -> str:
+    """Build silver (dbt), link patients (MPI), build gold (dbt); dbt tests run as part of the builds."""
+    from carelake.transform import TransformFailed, transform
+
+    try:
+        return transform(settings or load_settings(), select=select, full_refresh=full_refresh)
+    except TransformFailed as exc:
+        raise StepFailed(str(exc)) from None

@@ -1,0 +1,210 @@
+"""Silver and gold: run the dbt project in ``transforms/`` against the lake.
+
+dbt always runs in its **own process** (the ``dbt`` CLI next to this Python): a
+SparkSession already open in the caller would otherwise be reused by dbt-spark's
+``session`` method, ignoring Delta's static configuration. The subprocess gets:
+
+* ``DBT_PROFILES_DIR`` = ``transforms/`` (the committed ``profiles.yml`` reads env vars only),
+* ``CARELAKE_DBT_SPARK_CONF`` = ``spark_conf(settings)`` as JSON, which the profile hands to
+  dbt-spark as ``server_side_parameters`` (same catalog: the Derby network server, same warehouse),
+* ``DBT_TARGET_PATH`` / ``DBT_LOG_PATH`` under ``<lake>/_dbt/`` (never the repository),
+* ``DBT_SEND_ANONYMOUS_USAGE_STATS=false``.
+
+Order of a full transform (``transform(settings)``)::
+
+    dbt build --select resource_type:seed staging intermediate   # silver, incl. silver.int_patients__unioned
+    carelake.mpi.link_patients  (python, writes silver.mpi_person_map)
+    dbt build --select marts                      # gold: OMOP CDM 5.4 + master data
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from carelake.config import Settings, load_settings
+
+TRANSFORMS_DIRNAME = "transforms"
+SILVER_SELECTION = ["resource_type:seed", "staging", "intermediate"]
+GOLD_SELECTION = ["marts"]
+
+
+@dataclass
+class DbtResult:
+    """What one ``dbt`` invocation did."""
+
+    args: list[str]
+    returncode: int
+    seconds: float
+    stdout: str
+    target_path: Path
+    results: list[dict] = field(default_factory=list)  # run_results.json "results"
+
+    @property
+    def success(self) -> bool:
+        return self.returncode == 0
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        """{resource type: {status: n}} e.g. {"model": {"success": 40}, "test": {"pass": 120, "fail": 1}}."""
+        out: dict[str, dict[str, int]] = {}
+        for r in self.results:
+            kind = r.get("unique_id", "").split(".", 1)[0]
+            out.setdefault(kind, {}).setdefault(r.get("status", "?"), 0)
+            out[kind][r.get("status", "?")] += 1
+        return out
+
+    def failures(self) -> list[dict]:
+        return [r for r in self.results if r.get("status") in ("error", "fail", "runtime error")]
+
+    def summary(self) -> str:
+        lines = [f"dbt {' '.join(self.args)}: {'OK' if self.success else 'FAILED'} in {self.seconds:.1f}s (rc {self.returncode})"]
+        for kind, statuses in sorted(self.counts().items()):
+            lines.append(f"  {kind:<8} " + ", ".join(f"{s} {n}" for s, n in sorted(statuses.items())))
+        slow = sorted(self.results, key=lambda r: -(r.get("execution_time") or 0))[:5]
+        if slow:
+            lines.append("  slowest: " + ", ".join(f"{r['unique_id'].split('.')[-1]} {r.get('execution_time', 0):.1f}s" for r in slow))
+        for r in self.failures():
+            message = (r.get("message") or "").strip().splitlines()
+            lines.append(f"  {r.get('status').upper()} {r['unique_id']}: {message[0][:300] if message else ''}")
+        if not self.results and not self.success:
+            lines.append("  " + "\n  ".join(self.stdout.strip().splitlines()[-25:]))
+        return "\n".join(lines)
+
+
+def project_dir(settings: Settings) -> Path:
+    return settings.project_dir / TRANSFORMS_DIRNAME
+
+
+def dbt_home(settings: Settings) -> Path:
+    """Where dbt's target/ and logs/ go: under the lake, never the repository."""
+    return settings.lake_root / "_dbt"
+
+
+def _dbt_executable() -> str:
+    candidate = Path(sys.executable).with_name("dbt")
+    return str(candidate) if candidate.exists() else (shutil.which("dbt") or "dbt")
+
+
+def dbt_env(settings: Settings) -> dict[str, str]:
+    """Environment of the dbt subprocess: the profile reads everything machine-specific from it."""
+    from carelake.spark import spark_conf
+
+    conf = spark_conf(settings)
+    log_conf = Path(__file__).parent / "conf" / "log4j2.properties"
+    conf.setdefault(
+        "spark.driver.extraJavaOptions",
+        f"-Dderby.system.home={settings.catalog_dir} -Dlog4j2.configurationFile=file:{log_conf}",
+    )
+    home = dbt_home(settings)
+    env = dict(os.environ)
+    env.update(
+        {
+            "DBT_PROFILES_DIR": str(project_dir(settings)),
+            "DBT_PROJECT_DIR": str(project_dir(settings)),
+            "DBT_TARGET_PATH": str(home / "target"),
+            "DBT_LOG_PATH": str(home / "logs"),
+            "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+            "DBT_USE_COLORS": "false",
+            "CARELAKE_DBT_SCHEMA": "silver",
+            "CARELAKE_DBT_SPARK_CONF": json.dumps(conf),
+            "SPARK_LOCAL_IP": "127.0.0.1",
+            "PYSPARK_PYTHON": sys.executable,
+            "PYSPARK_DRIVER_PYTHON": sys.executable,
+            # make the lake settings visible to anything dbt's Python starts
+            "CARELAKE_HOME": str(settings.project_dir),
+            "CARELAKE_LAKE_ROOT": str(settings.lake_root),
+            "CARELAKE_METASTORE_PORT": str(settings.metastore_port),
+        }
+    )
+    return env
+
+
+def run_dbt(args: list[str], settings: Settings | None = None, timeout: float | None = None) -> DbtResult:
+    """Run ``dbt <args>`` in a subprocess against this lake; parse target/run_results.json."""
+    from carelake import metastore
+
+    settings = settings or load_settings()
+    metastore.ensure_running(settings)
+    home = dbt_home(settings)
+    (home / "target").mkdir(parents=True, exist_ok=True)
+    run_results = home / "target" / "run_results.json"
+    run_results.unlink(missing_ok=True)
+    cmd = [_dbt_executable(), *args]
+    started = time.monotonic()
+    proc = subprocess.run(
+        cmd,
+        cwd=project_dir(settings),
+        env=dbt_env(settings),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    seconds = time.monotonic() - started
+    (home / "logs").mkdir(parents=True, exist_ok=True)
+    (home / "logs" / "last_stdout.log").write_text(proc.stdout)
+    results: list[dict] = []
+    if run_results.is_file():
+        results = json.loads(run_results.read_text()).get("results", [])
+    return DbtResult(list(args), proc.returncode, seconds, proc.stdout, home / "target", results)
+
+
+def build(settings: Settings | None = None, select: str | list[str] | None = None, full_refresh: bool = False,
+          extra: list[str] | None = None) -> DbtResult:
+    """``dbt build`` (seeds, models, tests) for a selection."""
+    args = ["build"]
+    if select:
+        args += ["--select", *([select] if isinstance(select, str) else select)]
+    if full_refresh:
+        args.append("--full-refresh")
+    return run_dbt(args + list(extra or []), settings)
+
+
+def run_mpi(settings: Settings, spark=None) -> str:
+    """Link source patients into persons: silver.int_patients__unioned -> silver.mpi_person_map.
+
+    Runs in this process (Splink on the session Spark); dbt's subprocess sees the result through
+    the shared catalog.
+    """
+    from carelake.mpi import link_patients
+    from carelake.spark import get_spark
+
+    spark = spark or get_spark(settings)
+    started = time.monotonic()
+    report = link_patients(spark, settings=settings)
+    return f"MPI: {report} ({time.monotonic() - started:.1f}s)"
+
+
+def transform(settings: Settings | None = None, select: str | list[str] | None = None,
+              full_refresh: bool = False, mpi: bool = True, spark=None) -> str:
+    """Build silver and gold; return a readable summary (models/tests passed/failed, timings).
+
+    With ``select`` only that selection is built (one dbt invocation). Without it, the three
+    steps run in order: seeds + staging + intermediate, the MPI (``mpi=False`` keeps the
+    existing silver.mpi_person_map), marts. Raises :class:`TransformFailed` (whose message is
+    the summary so far) when a dbt model or test fails.
+    """
+    settings = settings or load_settings()
+    steps = [select] if select else [SILVER_SELECTION, "mpi", GOLD_SELECTION]
+    parts: list[str] = []
+    for step in steps:
+        if step == "mpi":
+            if mpi:
+                parts.append(run_mpi(settings, spark))
+            continue
+        result = build(settings, step, full_refresh)
+        parts.append(result.summary())
+        if not result.success:
+            raise TransformFailed("\n".join(parts + ["stopped: dbt build failed"]))
+    return "\n".join(parts)
+
+
+class TransformFailed(RuntimeError):
+    """A dbt model or test failed; the message is the readable summary."""

@@ -1,0 +1,123 @@
+{#- Standardisation helpers used by the staging models (one place for each rule). -#}
+
+{#- A local wall-clock time (no offset) parsed with `fmt` and converted to UTC from var('source_timezone').
+    'T' separators are replaced by a space first, so one format serves ISO and space-separated values. -#}
+{% macro local_ts_to_utc(col, fmt='yyyy-MM-dd HH:mm:ss') -%}
+    to_utc_timestamp(try_to_timestamp(replace(nullif(trim({{ col }}), ''), 'T', ' '), '{{ fmt }}'), '{{ var("source_timezone") }}')
+{%- endmacro %}
+
+{#- An ISO 8601 time carrying its own offset (FHIR): the offset decides; the session zone is UTC. -#}
+{% macro offset_ts_to_utc(col) -%}
+    try_cast(nullif(trim({{ col }}), '') as timestamp)
+{%- endmacro %}
+
+{% macro to_date_fmt(col, fmt='yyyy-MM-dd') -%}
+    to_date(try_to_timestamp(nullif(trim({{ col }}), ''), '{{ fmt }}'))
+{%- endmacro %}
+
+{#- Sex/gender as recorded (M/F, 男/女, male/female, GB/T 2261.1 1/2) -> M / F / U. -#}
+{% macro std_sex(col) -%}
+    case
+        when upper(trim({{ col }})) in ('M', 'MALE', '1', '男') then 'M'
+        when upper(trim({{ col }})) in ('F', 'FEMALE', '2', '女') then 'F'
+        else 'U'
+    end
+{%- endmacro %}
+
+{#- Visit class as recorded -> outpatient / inpatient / emergency (null when unknown). -#}
+{% macro std_visit_type(col) -%}
+    case
+        when upper(trim({{ col }})) in ('OP', 'O', 'AMB', 'OUTPATIENT', '门诊', 'AMBULATORY', 'WELLNESS') then 'outpatient'
+        when upper(trim({{ col }})) in ('IP', 'I', 'IMP', 'INPATIENT', '住院', 'ACUTE') then 'inpatient'
+        when upper(trim({{ col }})) in ('ER', 'E', 'EMER', 'EMERGENCY', '急诊', 'URGENTCARE') then 'emergency'
+    end
+{%- endmacro %}
+
+{#- Resident ID number: upper-case, without spaces and dashes. -#}
+{% macro norm_id_number(col) -%}
+    nullif(upper(regexp_replace(trim({{ col }}), '[\\s-]', '')), '')
+{%- endmacro %}
+
+{#- Phone: digits only, without a leading +86 / 86 country code (only when 13 digits remain). -#}
+{% macro norm_phone(col) -%}
+    nullif(regexp_replace(regexp_replace({{ col }}, '[^0-9]', ''), '^86(?=[0-9]{11}$)', ''), '')
+{%- endmacro %}
+
+{#- Blank -> null, trimmed. -#}
+{% macro clean(col) -%}
+    nullif(trim({{ col }}), '')
+{%- endmacro %}
+
+{#- FHIR reference 'Type/id' -> 'id'. -#}
+{% macro strip_ref(col) -%}
+    nullif(regexp_replace(trim({{ col }}), '^[A-Za-z]+/', ''), '')
+{%- endmacro %}
+
+{#- Lineage columns every silver row carries. -#}
+{% macro lineage_columns() -%}
+    _source_id, _source_file, _file_sha256, _batch_id, _row_number, _extract_date, _ingested_at
+{%- endmacro %}
+
+{% macro std_discharge_status(col) -%}
+    case
+        when lower(trim({{ col }})) in ('home', '离院', '1', '01') then 'home'
+        when lower(trim({{ col }})) in ('transfer', '转院', '2', '02') then 'transfer'
+        when lower(trim({{ col }})) in ('death', 'exp', '死亡', '5', '05', '20') then 'death'
+        else nullif(lower(trim({{ col }})), '')
+    end
+{%- endmacro %}
+
+{#- primary / secondary (HL7 DG1-6 A/F/W, FHIR category text, Chinese 主要诊断/其他诊断). -#}
+{% macro std_diagnosis_type(col) -%}
+    case
+        when lower(trim({{ col }})) in ('primary', '主要诊断', '1') then 'primary'
+        when lower(trim({{ col }})) in ('secondary', '其他诊断', '次要诊断', '2') then 'secondary'
+        else nullif(lower(trim({{ col }})), '')
+    end
+{%- endmacro %}
+
+{% macro std_department_type(col) -%}
+    case
+        when upper(trim({{ col }})) in ('CLINICAL', 'CLIN', '临床科室') then 'clinical'
+        when upper(trim({{ col }})) in ('MEDICAL_TECHNOLOGY', 'MEDTECH', '医技科室') then 'medical_technology'
+        else nullif(lower(trim({{ col }})), '')
+    end
+{%- endmacro %}
+
+{#- ICD-10 in its many spellings (ICD-10, ICD10, I10 in HL7 table 0396, the FHIR system URI) -> 'ICD10'. -#}
+{% macro std_code_system(col) -%}
+    case
+        when {{ col }} is null or trim({{ col }}) = '' then null
+        when upper(regexp_replace(trim({{ col }}), '[^A-Za-z0-9]', '')) in ('ICD10', 'I10', 'ICD10CN', 'HTTPHL7ORGFHIRSIDICD10')
+            or lower(trim({{ col }})) = 'http://hl7.org/fhir/sid/icd-10' then 'ICD10'
+        when lower(trim({{ col }})) in ('ln', 'loinc', 'http://loinc.org') then 'LOINC'
+        when lower(trim({{ col }})) in ('http://snomed.info/sct', 'sct', 'snomed') then 'SNOMED'
+        else upper(trim({{ col }}))
+    end
+{%- endmacro %}
+
+{#- Lab units towards UCUM spelling (μ/µ -> u, 10^9 -> 10*9, IU/L -> U/L); the seed map_units gives the concept. -#}
+{% macro std_unit(col) -%}
+    nullif(
+        regexp_replace(regexp_replace(regexp_replace(regexp_replace(trim({{ col }}), '[μµ]', 'u'), '^[x×]?10\\^', '10*'), '^IU/', 'U/'), '/l$', '/L'),
+        '')
+{%- endmacro %}
+
+{#- H / L / N (Chinese arrows ↑ ↓, blanks are normal results). -#}
+{% macro std_abnormal_flag(col) -%}
+    case
+        when trim({{ col }}) in ('H', 'HH', '↑', '偏高', '高') then 'H'
+        when trim({{ col }}) in ('L', 'LL', '↓', '偏低', '低') then 'L'
+        when {{ col }} is null or trim({{ col }}) in ('', 'N', '正常') then 'N'
+        else upper(trim({{ col }}))
+    end
+{%- endmacro %}
+
+{#- HL7 v2 TS (YYYYMMDD[HHMM[SS]]), local time -> UTC. -#}
+{% macro hl7_ts_to_utc(col) -%}
+    to_utc_timestamp(coalesce(
+        try_to_timestamp(substr(trim({{ col }}), 1, 14), 'yyyyMMddHHmmss'),
+        try_to_timestamp(substr(trim({{ col }}), 1, 12), 'yyyyMMddHHmm'),
+        try_to_timestamp(substr(trim({{ col }}), 1, 8), 'yyyyMMdd')
+    ), '{{ var("source_timezone") }}')
+{%- endmacro %}

@@ -1,0 +1,4 @@
+-- devices (master data snapshots) of all sources, one row per source code: the latest extract wins.
+{{ config(materialized='table') }}
+
+{{ incremental_latest(union_staging('devices'), entity_spec('devices')['key'], false) }}

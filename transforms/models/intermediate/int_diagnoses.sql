@@ -1,0 +1,6 @@
+-- diagnoses of all sources, one row per source key (dedupe rule: see _intermediate__models.yml).
+-- Appended daily: incremental merge; the merge re-ranks new rows with the kept ones, so a
+-- full refresh rebuilds the same table.
+{{ config(materialized='incremental', incremental_strategy='merge', unique_key=['source_id', 'diagnosis_source_id']) }}
+
+{{ int_entity('diagnoses') }}

@@ -1,0 +1,4 @@
+-- doctors (master data snapshots) of all sources, one row per source code: the latest extract wins.
+{{ config(materialized='table') }}
+
+{{ incremental_latest(union_staging('doctors'), entity_spec('doctors')['key'], false) }}
