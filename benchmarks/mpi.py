@@ -15,12 +15,12 @@ records/s and pairwise precision/recall against the drawn truth.
 from __future__ import annotations
 
 import argparse
-import os
 import random
-import tempfile
 import time
 from datetime import date
 from pathlib import Path
+
+from scratch_lake import scratch_lake
 
 
 def draw_records(n_records: int, seed: int = 42, sources: int = 4, overlap: float = 0.3):
@@ -66,23 +66,14 @@ def main() -> None:
     parser.add_argument("--no-rerun", action="store_true", help="skip the second (stable-id) run")
     args = parser.parse_args()
 
-    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="carelake-bench-mpi-"))
-    os.environ.update(
-        CARELAKE_LAKE_ROOT=str(workdir / "lake"),
-        CARELAKE_LANDING_ROOT=str(workdir / "landing"),
-        CARELAKE_METASTORE_PORT=os.environ.get("CARELAKE_METASTORE_PORT", "1578"),
-    )
-    from carelake import metastore
-    from carelake.config import load_settings
-    from carelake.mpi import evaluate, link_patients
-    from carelake.spark import get_spark
+    with scratch_lake(args.workdir, "carelake-bench-mpi-", 1578) as (workdir, settings):
+        from carelake.mpi import evaluate, link_patients
+        from carelake.spark import get_spark
 
-    settings = load_settings()
-    started = time.perf_counter()
-    rows, truth = draw_records(args.records)
-    print(f"drew {len(rows):,} records in {time.perf_counter() - started:.1f}s")
-    spark = get_spark(settings, app_name="carelake-bench-mpi")
-    try:
+        started = time.perf_counter()
+        rows, truth = draw_records(args.records)
+        print(f"drew {len(rows):,} records in {time.perf_counter() - started:.1f}s")
+        spark = get_spark(settings, app_name="carelake-bench-mpi")
         schema = ("source_id string, patient_source_id string, id_number string, name string, sex string, "
                   "birth_date date, phone string, address string, region_code string, updated_at timestamp")
         spark.createDataFrame(rows, schema).write.format("delta").mode("overwrite").saveAsTable("silver.bench_mpi_input")
@@ -101,9 +92,6 @@ def main() -> None:
                   f"{report.records / seconds:,.0f} records/s  steps {report.timings}")
         scores = evaluate(spark, truth_csv, "silver.bench_mpi_map")
         print(f"precision {scores['precision']:.4f} recall {scores['recall']:.4f} f1 {scores['f1']:.4f}")
-    finally:
-        spark.stop()
-        metastore.stop(settings)
 
 
 if __name__ == "__main__":

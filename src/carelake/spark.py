@@ -40,6 +40,11 @@ def spark_conf(settings: Settings, for_cluster_executors: bool = True) -> dict[s
         "spark.ui.enabled": os.environ.get("CARELAKE_SPARK_UI", "false"),
         "spark.ui.showConsoleProgress": "false",
         "spark.sql.sources.partitionOverwriteMode": "static",
+        # derby.log stays under the lake; carelake's log4j2 config silences known-harmless noise
+        "spark.driver.extraJavaOptions": (
+            f"-Dderby.system.home={settings.catalog_dir} "
+            f"-Dlog4j2.configurationFile=file:{Path(__file__).parent / 'conf' / 'log4j2.properties'}"
+        ),
     }
     if not settings.metastore_url:
         conf["spark.hadoop.javax.jdo.option.ConnectionUserName"] = "APP"
@@ -69,12 +74,6 @@ def get_spark(settings: Settings | None = None, app_name: str = "carelake"):
     builder = SparkSession.builder.appName(app_name)
     for key, value in spark_conf(settings).items():
         builder = builder.config(key, value)
-    # Derby client and Hive write derby.log / metastore_db into the working dir unless told otherwise
-    log_conf = Path(__file__).parent / "conf" / "log4j2.properties"
-    builder = builder.config(
-        "spark.driver.extraJavaOptions",
-        f"-Dderby.system.home={settings.catalog_dir} -Dlog4j2.configurationFile=file:{log_conf}",
-    )
     spark = builder.enableHiveSupport().getOrCreate()
     spark.sparkContext.setLogLevel(os.environ.get("CARELAKE_SPARK_LOG_LEVEL", "ERROR"))
     ensure_databases(spark, settings)

@@ -96,11 +96,6 @@ def dbt_env(settings: Settings) -> dict[str, str]:
     from carelake.spark import spark_conf
 
     conf = spark_conf(settings)
-    log_conf = Path(__file__).parent / "conf" / "log4j2.properties"
-    conf.setdefault(
-        "spark.driver.extraJavaOptions",
-        f"-Dderby.system.home={settings.catalog_dir} -Dlog4j2.configurationFile=file:{log_conf}",
-    )
     home = dbt_home(settings)
     env = dict(os.environ)
     env.update(

@@ -255,3 +255,19 @@ def test_cli_in_a_second_process_shares_the_catalog(spark, settings, corrupted, 
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "no_pid.csv: missing required column(s): patient_source_id" in " ".join(proc.stdout.split())
     assert spark.table("bronze.fx_csv__patients").where("patient_source_id = '7'").count() == 1
+
+
+def test_header_only_file_after_data_keeps_lineage_types(spark, settings, tmp_path):
+    """A later day with only a header (nothing changed) must not disturb the table's schema."""
+    base = tmp_path / "hdr"
+    for day, content in {"2026-10-01": "PID,Name\n1,Ann\n", "2026-10-02": "PID,Name\n"}.items():
+        (base / day).mkdir(parents=True)
+        (base / day / "p.csv").write_text(content)
+    entry = csv_source("fx_header_only", base, columns={"PID": "patient_source_id", "Name": "name"})
+    registry = load_registry(settings, path=write_registry(tmp_path, [entry]))
+    assert ingest(settings, registry, date="2026-10-01", spark=spark).totals()["rows_bronze"] == 1
+    second = ingest(settings, registry, date="2026-10-02", spark=spark)
+    assert second.balanced and second.totals()["skipped"] == 0
+    assert [o.status for o in second.outcomes] == ["loaded"]
+    schema = {f.name: f.dataType.simpleString() for f in spark.table("bronze.fx_header_only__patients").schema.fields}
+    assert schema["_row_number"] == "bigint" and schema["_extract_date"] == "date"

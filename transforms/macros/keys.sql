@@ -36,3 +36,15 @@ candidates as (
 select * from candidates
 qualify row_number() over (partition by {{ keys | join(", ") }} {{ dedupe_order(has_updated_at) }}) = 1
 {%- endmacro %}
+
+{#- Master data matching keys (one place each; md_<entity>.sql groups by them, md_<entity>_xref.sql hashes them).
+    Device: manufacturer + serial number (upper-case) is one physical device; without a serial, the source record.
+    Provider: the national practising licence number; without one, the source record. -#}
+{% macro device_master_key(d) -%}
+    case when {{ d }}.serial_no is not null then upper(coalesce({{ d }}.manufacturer, '')) || '|' || {{ d }}.serial_no
+         else {{ d }}.source_id || ':' || {{ d }}.device_code end
+{%- endmacro %}
+
+{% macro provider_master_key(d) -%}
+    coalesce({{ d }}.license_no, {{ d }}.source_id || ':' || {{ d }}.doctor_code)
+{%- endmacro %}

@@ -1,47 +1,64 @@
-{#- The canonical silver columns per entity and which staged sources deliver it.
+{#- The canonical silver columns per entity, which staged sources deliver it, its key, and how each
+    column is staged from a canonical bronze table (macros/stg_canonical.sql): [column, rule], where
+    rule is `kind` or `kind:bronze_column` (the bronze column defaults to the silver column's name).
+    Hand-staged sources (HL7: models/staging/h04_nanhu_adt/) deliver the same columns.
     Adding a source = adding its id here (and its staging models). -#}
 {% macro entity_spec(entity) -%}
     {%- set specs = {
         "patients": {
             "sources": ["h01_riverside", "h02_dongcheng", "h03_xishan_chc", "h04_nanhu_adt"],
             "key": ["source_id", "patient_source_id"], "updated_at": true,
-            "columns": ["patient_source_id", "id_number", "id_number_source_value", "name", "sex", "sex_source_value",
-                        "birth_date", "phone", "address", "region_code", "insurance_no", "death_date", "ethnicity", "updated_at"]},
+            "staging": [["patient_source_id", "ref"], ["id_number", "id_number"], ["id_number_source_value", "text:id_number"],
+                        ["name", "text"], ["sex", "sex"], ["sex_source_value", "text:sex"], ["birth_date", "date"],
+                        ["phone", "phone"], ["address", "text"], ["region_code", "text"], ["insurance_no", "text"],
+                        ["death_date", "date"], ["ethnicity", "extra"], ["updated_at", "ts"]]},
         "encounters": {
             "sources": ["h01_riverside", "h02_dongcheng", "h03_xishan_chc", "h04_nanhu_adt"],
             "key": ["source_id", "encounter_source_id"], "updated_at": true,
-            "columns": ["encounter_source_id", "patient_source_id", "visit_type", "visit_type_source_value", "admit_time",
-                        "discharge_time", "department_code", "doctor_code", "discharge_status", "updated_at"]},
+            "staging": [["encounter_source_id", "ref"], ["patient_source_id", "ref"], ["visit_type", "visit_type"],
+                        ["visit_type_source_value", "text:visit_type"], ["admit_time", "ts"], ["discharge_time", "ts"],
+                        ["department_code", "ref"], ["doctor_code", "ref"], ["discharge_status", "discharge_status"],
+                        ["updated_at", "ts"]]},
         "diagnoses": {
             "sources": ["h01_riverside", "h02_dongcheng", "h03_xishan_chc", "h04_nanhu_adt"],
             "key": ["source_id", "diagnosis_source_id"], "updated_at": false,
-            "columns": ["diagnosis_source_id", "encounter_source_id", "patient_source_id", "diagnosis_code", "code_system",
-                        "diagnosis_name", "diagnosis_type", "diagnosis_time"]},
+            "staging": [["diagnosis_source_id", "text"], ["encounter_source_id", "ref"], ["patient_source_id", "ref"],
+                        ["diagnosis_code", "upper"], ["code_system", "code_system"], ["diagnosis_name", "text"],
+                        ["diagnosis_type", "diagnosis_type"], ["diagnosis_time", "ts"]]},
         "prescriptions": {
             "sources": ["h01_riverside", "h02_dongcheng", "h03_xishan_chc", "h04_nanhu_his"],
             "key": ["source_id", "prescription_source_id"], "updated_at": false,
-            "columns": ["prescription_source_id", "encounter_source_id", "patient_source_id", "drug_code", "drug_name", "dose",
-                        "dose_unit", "route", "frequency", "quantity", "start_time", "end_time", "doctor_code"]},
+            "staging": [["prescription_source_id", "text"], ["encounter_source_id", "ref"], ["patient_source_id", "ref"],
+                        ["drug_code", "upper"], ["drug_name", "text"], ["dose", "num"], ["dose_unit", "text"],
+                        ["route", "lower"], ["frequency", "lower"], ["quantity", "num"], ["start_time", "ts"],
+                        ["end_time", "ts"], ["doctor_code", "ref"]]},
         "lab_results": {
             "sources": ["h01_riverside", "h02_dongcheng", "h03_xishan_chc", "h04_nanhu_adt"],
             "key": ["source_id", "lab_result_source_id"], "updated_at": false,
-            "columns": ["lab_result_source_id", "encounter_source_id", "patient_source_id", "lab_code", "lab_name",
-                        "value_source_value", "value_as_number", "unit", "reference_range", "range_low", "range_high",
-                        "abnormal_flag", "specimen_time", "result_time"]},
+            "staging": [["lab_result_source_id", "text"], ["encounter_source_id", "ref"], ["patient_source_id", "ref"],
+                        ["lab_code", "upper"], ["lab_name", "text"], ["value_source_value", "text:value"],
+                        ["value_as_number", "num:value"], ["unit", "unit"], ["reference_range", "text"],
+                        ["range_low", "range_low:reference_range"], ["range_high", "range_high:reference_range"],
+                        ["abnormal_flag", "abnormal_flag"], ["specimen_time", "ts"], ["result_time", "ts"]]},
         "doctors": {
             "sources": ["h01_riverside", "h02_dongcheng", "h03_xishan_chc", "h04_nanhu_his"],
             "key": ["source_id", "doctor_code"], "updated_at": false,
-            "columns": ["doctor_code", "name", "sex", "title", "department_code", "specialty", "license_no", "phone"]},
+            "staging": [["doctor_code", "ref"], ["name", "text"], ["sex", "sex"], ["title", "text"],
+                        ["department_code", "ref"], ["specialty", "text"], ["license_no", "text"], ["phone", "phone"]]},
         "departments": {
             "sources": ["h01_riverside", "h02_dongcheng", "h03_xishan_chc", "h04_nanhu_his"],
             "key": ["source_id", "department_code"], "updated_at": false,
-            "columns": ["department_code", "department_name", "department_type", "department_type_source_value", "parent_code"]},
+            "staging": [["department_code", "ref"], ["department_name", "text"], ["department_type", "department_type"],
+                        ["department_type_source_value", "text:department_type"], ["parent_code", "ref"]]},
         "devices": {
             "sources": ["h01_riverside", "h02_dongcheng", "h03_xishan_chc", "h04_nanhu_his"],
             "key": ["source_id", "device_code"], "updated_at": false,
-            "columns": ["device_code", "device_name", "device_type", "manufacturer", "model", "serial_no", "department_code", "install_date"]},
+            "staging": [["device_code", "text"], ["device_name", "text"], ["device_type", "text"], ["manufacturer", "text"],
+                        ["model", "text"], ["serial_no", "upper"], ["department_code", "ref"], ["install_date", "date"]]},
     } -%}
-    {{ return(specs[entity]) }}
+    {%- set spec = specs[entity] -%}
+    {%- do spec.update({"columns": spec["staging"] | map(attribute=0) | list}) -%}
+    {{ return(spec) }}
 {%- endmacro %}
 
 {#- union all of one entity's staging models, canonical columns + lineage -#}

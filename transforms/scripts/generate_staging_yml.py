@@ -3,6 +3,7 @@ from metadata/entities.yml). Run with generate_staging.py when a source is added
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import yaml
@@ -28,9 +29,32 @@ STD = {
     "unit": "Unit in UCUM spelling.", "abnormal_flag": "H / L / N.",
 }
 ACCEPTED = {"sex": ["M", "F", "U"], "visit_type": ["outpatient", "inpatient", "emergency"], "abnormal_flag": ["H", "L", "N"]}
+UNION_STAGING = ROOT / "transforms" / "macros" / "union_staging.sql"
 KEYS = {"patients": "patient_source_id", "encounters": "encounter_source_id", "diagnoses": "diagnosis_source_id",
         "prescriptions": "prescription_source_id", "lab_results": "lab_result_source_id", "doctors": "doctor_code",
         "departments": "department_code", "devices": "device_code"}
+
+
+def canonical_columns(entity: str) -> list[str]:
+    """Silver columns of a `stg_canonical` model: the [column, rule] pairs of entity_spec(entity)["staging"]."""
+    text = UNION_STAGING.read_text(encoding="utf-8")
+    block = re.search(rf'"{entity}":\s*\{{.*?"staging":\s*\[(.*?)\]\]', text, re.S)
+    if not block:
+        raise SystemExit(f"no staging columns for {entity} in {UNION_STAGING}")
+    return re.findall(r'\["([a-z_0-9]+)", "[a-z_:]+"', block.group(1) + "]")
+
+
+def model_columns(sql: Path, entity: str) -> list[str]:
+    """Column names of a staging model: from entity_spec for a stg_canonical call, else from its SQL."""
+    text = sql.read_text(encoding="utf-8")
+    if "stg_canonical(" in text:
+        return ["source_id", *canonical_columns(entity)]
+    names = []
+    for line in text.splitlines():
+        m = re.search(r" as ([a-z_0-9]+),?\s*$", line) or re.match(r"^\s+(?:m\.)?([a-z_0-9]+),?\s*$", line)
+        if m and m.group(1) not in ("dg1", "obx", "messages", "exploded", "source", "pid") and not line.strip().startswith(("select *", "--", "with", "from", ")")):
+            names.append(m.group(1))
+    return names
 
 
 def main() -> None:
@@ -57,12 +81,7 @@ def main() -> None:
         for sql in sorted(folder.glob("stg_*.sql")):
             entity = sql.stem.split("__", 1)[1]
             ecols = entities.get(entity, {}).get("columns", {})
-            import re
-            names = []
-            for line in sql.read_text(encoding="utf-8").splitlines():
-                m = re.search(r" as ([a-z_0-9]+),?\s*$", line) or re.match(r"^\s+(?:m\.)?([a-z_0-9]+),?\s*$", line)
-                if m and m.group(1) not in ("dg1", "obx", "messages", "exploded", "source", "pid") and not line.strip().startswith(("select *", "--", "with", "from", ")")):
-                    names.append(m.group(1))
+            names = model_columns(sql, entity)
             cols = []
             for name in dict.fromkeys(names + list(LINEAGE)):
                 col = {"name": name, "description": STD.get(name) or EXTRA.get(name) or ecols.get(name, {}).get("description") or LINEAGE.get(name, name)}

@@ -184,16 +184,20 @@ def _file_arrow(part: _Parsed, batch_id: str, ingested_at: datetime):
     n = parsed.good_count
     arrays = dict(zip(part.names, parsed.arrow_columns()))
     extract_date = Date.fromisoformat(landed.extract_date) if landed.extract_date else None
-    arrays.update(
-        _source_id=_constant(landed.source.id, pa.string(), n),
-        _source_file=_constant(str(landed.path), pa.string(), n),
-        _file_sha256=_constant(landed.sha256, pa.string(), n),
-        _batch_id=_constant(batch_id, pa.string(), n),
-        _row_number=pa.array(parsed.row_numbers, type=pa.int64()),
-        _extract_date=_constant(extract_date, pa.date32(), n),
-        _ingested_at=_constant(ingested_at, pa.timestamp("us", tz="UTC"), n),
-    )
+    constants = {"_source_id": landed.source.id, "_source_file": str(landed.path), "_file_sha256": landed.sha256,
+                 "_batch_id": batch_id, "_extract_date": extract_date, "_ingested_at": ingested_at}
+    for column in LINEAGE_COLUMNS:
+        arrays[column] = (pa.array(parsed.row_numbers, type=_lineage_type(column)) if column == "_row_number"
+                          else _constant(constants[column], _lineage_type(column), n))
     return pa.table(arrays)
+
+
+def _lineage_type(column: str):
+    import pyarrow as pa
+
+    return {"_row_number": pa.int64(), "_extract_date": pa.date32(), "_ingested_at": pa.timestamp("us", tz="UTC")}.get(
+        column, pa.string()
+    )
 
 
 def _bronze_arrow(parts: list[_Parsed], batch_id: str, ingested_at: datetime):
@@ -201,8 +205,8 @@ def _bronze_arrow(parts: list[_Parsed], batch_id: str, ingested_at: datetime):
     import pyarrow as pa
 
     tables = [_file_arrow(p, batch_id, ingested_at) for p in parts if p.parsed is not None and p.parsed.good_count]
-    if not tables:
-        return pa.table({c: pa.array([], pa.string()) for c in LINEAGE_COLUMNS})
+    if not tables:  # e.g. header-only files: still replace these files' rows, with the table's lineage types
+        return pa.Table.from_pylist([], schema=pa.schema([(c, _lineage_type(c)) for c in LINEAGE_COLUMNS]))
     data = pa.concat_tables(tables, promote_options="default")
     data_columns = [c for c in data.column_names if c not in LINEAGE_COLUMNS]
     return data.select([*data_columns, *LINEAGE_COLUMNS])

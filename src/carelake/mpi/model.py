@@ -53,74 +53,38 @@ def blocking_rules():
     ]
 
 
-def comparisons():
+def _comparison(column, levels, description, null_level=None):
+    """Splink comparison on ``column``: its null level, exact match, then ``levels``, then else."""
     import splink.comparison_level_library as cll
     import splink.comparison_library as cl
 
-    name = cl.CustomComparison(
-        output_column_name="name",
-        comparison_levels=[
-            cll.NullLevel("name"),
-            cll.ExactMatchLevel("name"),
-            cll.LevenshteinLevel("name", 1),
-            cll.JaroWinklerLevel("name", 0.7),
-            cll.ElseLevel(),
-        ],
-        comparison_description="name: exact / one character differs / Jaro-Winkler >= 0.7 / else",
+    return cl.CustomComparison(
+        output_column_name=column,
+        comparison_levels=[null_level or cll.NullLevel(column), cll.ExactMatchLevel(column), *levels, cll.ElseLevel()],
+        comparison_description=description,
     )
-    birth_date = cl.CustomComparison(
-        output_column_name="birth_date",
-        comparison_levels=[
-            cll.NullLevel("birth_date"),
-            cll.ExactMatchLevel("birth_date"),
-            cll.CustomLevel("levenshtein(cast(birth_date_l as string), cast(birth_date_r as string)) <= 1",
-                            "one digit differs"),
-            cll.ElseLevel(),
-        ],
-        comparison_description="birth date: exact / one digit differs / else",
-    )
-    sex = cl.CustomComparison(
-        output_column_name="sex",
-        comparison_levels=[
-            cll.CustomLevel("sex_l is null or sex_r is null or sex_l = 'U' or sex_r = 'U'", "sex unknown").configure(
-                is_null_level=True),
-            cll.ExactMatchLevel("sex"),
-            cll.ElseLevel(),
-        ],
-        comparison_description="sex: exact / else",
-    )
-    phone = cl.CustomComparison(
-        output_column_name="phone",
-        comparison_levels=[
-            cll.NullLevel("phone"),
-            cll.ExactMatchLevel("phone"),
-            cll.LevenshteinLevel("phone", 2),
-            cll.ElseLevel(),
-        ],
-        comparison_description="phone: exact / up to 2 digits differ / else",
-    )
-    id_number = cl.CustomComparison(
-        output_column_name="id_number",
-        comparison_levels=[
-            cll.NullLevel("id_number"),
-            cll.ExactMatchLevel("id_number"),
-            cll.LevenshteinLevel("id_number", 2),
-            cll.ElseLevel(),
-        ],
-        comparison_description="ID number: exact / up to 2 characters differ / else",
-    )
-    address = cl.CustomComparison(
-        output_column_name="address",
-        comparison_levels=[
-            cll.NullLevel("address"),
-            cll.ExactMatchLevel("address"),
-            cll.JaroWinklerLevel("address", 0.9),
-            cll.CustomLevel("region_code_l = region_code_r", "same region code"),
-            cll.ElseLevel(),
-        ],
-        comparison_description="address: exact / Jaro-Winkler >= 0.9 / same region / else",
-    )
-    return [name, birth_date, sex, phone, id_number, address]
+
+
+def comparisons():
+    import splink.comparison_level_library as cll
+
+    return [
+        _comparison("name", [cll.LevenshteinLevel("name", 1), cll.JaroWinklerLevel("name", 0.7)],
+                    "name: exact / one character differs / Jaro-Winkler >= 0.7 / else"),
+        _comparison("birth_date",
+                    [cll.CustomLevel("levenshtein(cast(birth_date_l as string), cast(birth_date_r as string)) <= 1",
+                                     "one digit differs")],
+                    "birth date: exact / one digit differs / else"),
+        _comparison("sex", [], "sex: exact / else",
+                    null_level=cll.CustomLevel("sex_l is null or sex_r is null or sex_l = 'U' or sex_r = 'U'",
+                                               "sex unknown").configure(is_null_level=True)),
+        _comparison("phone", [cll.LevenshteinLevel("phone", 2)], "phone: exact / up to 2 digits differ / else"),
+        _comparison("id_number", [cll.LevenshteinLevel("id_number", 2)],
+                    "ID number: exact / up to 2 characters differ / else"),
+        _comparison("address",
+                    [cll.JaroWinklerLevel("address", 0.9), cll.CustomLevel("region_code_l = region_code_r", "same region code")],
+                    "address: exact / Jaro-Winkler >= 0.9 / same region / else"),
+    ]
 
 
 def settings_creator():

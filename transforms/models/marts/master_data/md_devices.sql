@@ -2,8 +2,7 @@
 -- without a serial, the source record stands alone. Survivorship: latest-ingested non-null value.
 with devices as (
     select d.*, o.organization_code,
-        case when d.serial_no is not null then upper(coalesce(d.manufacturer, '')) || '|' || d.serial_no
-             else d.source_id || ':' || d.device_code end as master_key
+        {{ device_master_key('d') }} as master_key
     from {{ ref('int_devices') }} d
     join {{ ref('source_organisations') }} o on o.source_id = d.source_id
 )

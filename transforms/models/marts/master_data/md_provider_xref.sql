@@ -3,7 +3,7 @@ select
     d.source_id,
     o.organization_code,
     d.doctor_code,
-    {{ surrogate_id(["coalesce(d.license_no, d.source_id || ':' || d.doctor_code)"]) }} as master_provider_id,
+    {{ surrogate_id([provider_master_key('d')]) }} as master_provider_id,
     case when d.license_no is not null then 'license_no' else 'source_key' end as match_rule,
     d._source_file, d._row_number
 from {{ ref('int_doctors') }} d

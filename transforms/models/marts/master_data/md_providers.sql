@@ -3,7 +3,7 @@
 -- Survivorship: each attribute from the latest-ingested record that has a value.
 with doctors as (
     select d.*, o.organization_code,
-        coalesce(d.license_no, d.source_id || ':' || d.doctor_code) as master_key
+        {{ provider_master_key('d') }} as master_key
     from {{ ref('int_doctors') }} d
     join {{ ref('source_organisations') }} o on o.source_id = d.source_id
 )
