@@ -165,11 +165,15 @@ def transform(
     Runs `dbt build` (models + dbt tests) for seeds, staging and intermediate, then the master
     patient index (Splink on Spark), then the gold marts (OMOP CDM v5.4 + master data). Exit 1 on a failure.
     """
+    _transform_or_exit(_settings(), select=select, full_refresh=full_refresh)
+
+
+def _transform_or_exit(settings, **options) -> None:
+    """Run silver -> MPI -> gold and print the summary; exit 1 with the summary so far on a failure."""
     from carelake.pipeline import StepFailed, transform_step
 
-    settings = _settings()
     try:
-        console.print(transform_step(settings, select=select, full_refresh=full_refresh))
+        console.print(transform_step(settings, **options))
     except StepFailed as exc:
         console.print(f"[red]transform failed[/red]\n{exc}")
         raise typer.Exit(1) from None
@@ -256,13 +260,7 @@ def demo(
     if not report.balanced:
         raise typer.Exit(3)
     if with_transform:
-        from carelake.pipeline import StepFailed, transform_step
-
-        try:
-            console.print(transform_step(settings))
-        except StepFailed as exc:
-            console.print(f"[red]transform failed[/red]\n{exc}")
-            raise typer.Exit(1) from None
+        _transform_or_exit(settings)
     console.print(f"lake: {settings.lake_root}  (try: carelake tables gold, carelake ledger --failed, carelake quarantine)")
 
 
@@ -278,12 +276,13 @@ def airflow(ctx: typer.Context):
     import shutil
     import subprocess
 
-    from carelake.orchestration import airflow_env, airflow_home
+    from carelake.orchestration import airflow_env
 
     env = {**os.environ, **airflow_env()}
     binary = shutil.which("airflow", path=str(Path(sys.executable).parent)) or "airflow"
-    airflow_home().mkdir(parents=True, exist_ok=True)
-    if not (airflow_home() / "airflow.db").exists():
+    home = Path(env["AIRFLOW_HOME"])
+    home.mkdir(parents=True, exist_ok=True)
+    if not (home / "airflow.db").exists():
         subprocess.run([binary, "db", "migrate"], env=env, check=True)
     raise typer.Exit(subprocess.call([binary, *ctx.args], env=env))
 

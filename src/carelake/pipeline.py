@@ -40,12 +40,11 @@ def ingest_step(date: str | None = None, source_ids: list[str] | None = None, se
     return summary
 
 
-def source_ids(settings: Settings | None = None, include_samples: bool = True) -> list[str]:
+def source_ids(settings: Settings | None = None) -> list[str]:
     """The registry's source ids (light: reads YAML only), for DAGs to map tasks over."""
     from carelake.registry import load_registry
 
-    registry = load_registry(settings or load_settings())
-    return [s.id for s in registry.sources if include_samples or s.kind != "reference_sample"]
+    return [s.id for s in load_registry(settings or load_settings()).sources]
 
 
 def transform_step(settings: Settings | None = None, select: str | list[str] | None = None, full_refresh: bool = False) -> str:

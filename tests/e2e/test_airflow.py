@@ -21,10 +21,8 @@ def airflow_env(lake_env):
     """A throw-away AIRFLOW_HOME with a migrated SQLite database, set before airflow is imported."""
     from carelake.orchestration import airflow_env as carelake_airflow_env
 
-    home = lake_env / "airflow"
-    env = {**carelake_airflow_env(), "AIRFLOW_HOME": str(home),
-           "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
-           "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs")}
+    os.environ["CARELAKE_AIRFLOW_HOME"] = str(lake_env / "airflow")
+    env = carelake_airflow_env()
     os.environ.update(env)
     proc = subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], env=os.environ.copy(),
                           capture_output=True, text=True, timeout=300)

@@ -104,3 +104,8 @@ def test_vectorised_path_agrees_with_the_line_by_line_path(tmp_path, monkeypatch
     assert exact.table is None
     assert fast.good_rows() == exact.good_rows() == [("1", "Ann", "a, quoted"), ("2", None, None), ("3", 'Li "Lee"', "x")]
     assert fast.row_numbers == exact.row_numbers == [2, 4, 5]
+
+
+def test_single_column_whitespace_line_is_blank(tmp_path):
+    parsed = read(tmp_path, b"id\n1\n   \n2\n")
+    assert parsed.good_rows() == [("1",), ("2",)] and parsed.row_numbers == [2, 4]

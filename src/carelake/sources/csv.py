@@ -140,11 +140,13 @@ def _read_vectorised(text: str, header: list[str], options) -> ParsedFile | None
 
     Taken only when it provably gives what the line-by-line path would: every non-empty
     line after the header is exactly one well-formed record (no record spans lines, no
-    wrong field counts). Anything else returns None and the exact path runs.
+    wrong field counts, more than one column). Anything else returns None and the exact path runs.
     """
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
+    if len(header) == 1:
+        return None  # a whitespace-only line is a blank line to the exact path but a value to pyarrow
     data = text.encode("utf-8")
     line_numbers = _nonblank_line_numbers(data)
     if len(line_numbers) == 0 or line_numbers[0] != 1:
@@ -169,7 +171,7 @@ def _read_vectorised(text: str, header: list[str], options) -> ParsedFile | None
                 strings_can_be_null=True, quoted_strings_can_be_null=True,
             ),
         )
-    except (pa.ArrowInvalid, pa.ArrowException):
+    except pa.ArrowException:
         return None
     if invalid or table.num_rows != len(line_numbers) - 1:
         return None
