@@ -1,5 +1,5 @@
 # carelake: the two commands a new user needs are `make demo` and `make test`.
-.PHONY: setup demo test test-fast bench-ingest clean-lake metastore-stop airflow
+.PHONY: setup demo test test-fast bench-ingest bench-transform clean-lake metastore-stop airflow
 
 setup:
 	@scripts/setup.sh
@@ -19,6 +19,10 @@ test-fast: setup
 
 bench-ingest: setup
 	.venv/bin/python benchmarks/ingest.py
+
+## Bronze -> silver -> MPI -> gold time per row at 10k and 100k patients-worth (add 1000000 with ARGS="--patients 10000 100000 1000000").
+bench-transform: setup
+	.venv/bin/python benchmarks/transform.py $(ARGS)
 
 metastore-stop:
 	-.venv/bin/carelake metastore stop

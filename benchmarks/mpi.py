@@ -59,12 +59,12 @@ def draw_records(n_records: int, seed: int = 42, sources: int = 4, overlap: floa
     return rows[:n_records], truth[:n_records]
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--records", type=int, default=20000)
     parser.add_argument("--workdir", type=Path, default=None, help="lake folder (default: a temp folder)")
     parser.add_argument("--no-rerun", action="store_true", help="skip the second (stable-id) run")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
 
     with scratch_lake(args.workdir, "carelake-bench-mpi-", 1578) as (workdir, settings):
         from carelake.mpi import evaluate, link_patients

@@ -31,3 +31,13 @@ if [ ! -f .cache/jars/.resolved ]; then
   .venv/bin/carelake setup
   touch .cache/jars/.resolved
 fi
+
+# headless Chromium: the quality report test renders the monthly HTML report in a real browser
+if ! command -v chromium >/dev/null && ! command -v chromium-browser >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "setup: installing Chromium (Debian package) for the report rendering test"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    echo "setup: Chromium not found; install the Debian package 'chromium' (apt-get install chromium) to run the report rendering test" >&2
+  fi
+fi

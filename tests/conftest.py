@@ -14,6 +14,15 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+# September and October 2026: the monthly quality report needs a month and the month before it
+# and one planted volume drop for the anomaly level: h02_dongcheng loses all new visits 2026-10-12 .. 10-21
+DEMO_GENERATION = dict(hospitals=4, patients=120, days=61, start_date="2026-09-01", seed=7,
+                       volume_drops={"h02_dongcheng": ("2026-10-12", 10, 0.0)})
+
+
+def pytest_collection_modifyitems(items):
+    """Test modules that change the demo lake (``CHANGES_DEMO_LAKE = True``, e.g. a daily load) run after all others."""
+    items.sort(key=lambda item: bool(getattr(getattr(item, "module", None), "CHANGES_DEMO_LAKE", False)))
 
 
 def _free_port() -> int:
@@ -71,10 +80,10 @@ def registry(settings):
 
 @pytest.fixture(scope="session")
 def demo_extracts(settings):
-    """The default demo extracts (4 hospitals) with their ground truth."""
+    """The demo extracts with their ground truth: 4 hospitals, two months of daily files (quality history)."""
     from carelake.generate import generate
 
-    return generate(settings.landing_root, hospitals=4, patients=120, days=2, seed=7)
+    return generate(settings.landing_root, **DEMO_GENERATION)
 
 
 @pytest.fixture(scope="session")
@@ -83,3 +92,50 @@ def demo_lake(spark, settings, registry, demo_extracts):
     from carelake.ingest import ingest
 
     return ingest(settings, registry, spark=spark)
+
+
+@pytest.fixture(scope="session")
+def silver(settings, spark, demo_lake):
+    """dbt silver (seeds, staging, intermediate) built once on the demo lake."""
+    from carelake.transform import SILVER_SELECTION, build
+
+    result = build(settings, SILVER_SELECTION)
+    assert result.success, result.summary()
+    return result
+
+
+@pytest.fixture(scope="session")
+def gold(settings, spark, silver):
+    """The MPI, then dbt gold (OMOP + master data), built once on the demo lake."""
+    from carelake.transform import GOLD_SELECTION, build, run_mpi
+
+    mpi_summary = run_mpi(settings, spark)
+    result = build(settings, GOLD_SELECTION)
+    assert result.success, mpi_summary + "\n" + result.summary()
+    return result
+
+
+@pytest.fixture(scope="session")
+def quality_run(settings, spark, gold):
+    """One `carelake validate` run (all suites) on the demo lake: quality.results, scores, failed_rows, Data Docs."""
+    from carelake.quality import validate
+
+    return validate(settings, spark, run_id="test-quality-run")
+
+
+@pytest.fixture(scope="session")
+def airflow_dags(lake_env):
+    """A throw-away AIRFLOW_HOME (migrated SQLite) and the DagBag of ./dags, for in-process `dag.test()` runs."""
+    import subprocess
+    import sys
+
+    from carelake.orchestration import airflow_env
+
+    os.environ["CARELAKE_AIRFLOW_HOME"] = str(lake_env / "airflow")
+    os.environ.update(airflow_env())
+    proc = subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], env=os.environ.copy(),
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    from airflow.dag_processing.dagbag import DagBag
+
+    return DagBag(dag_folder=str(REPO / "dags"))

@@ -87,13 +87,17 @@ def generate(
     days: int = typer.Option(2, help="Days of daily extracts."),
     start_date: str = typer.Option("2026-10-01", help="First extract date (YYYY-MM-DD)."),
     seed: int = typer.Option(42, help="Random seed: same seed, same files."),
+    follow_on_days: int = typer.Option(0, help="More days after --days (the first --days days stay byte-identical)."),
+    only_date: list[str] = typer.Option(None, "--only-date", help="Write only this extract date's files (repeatable), "
+                                        "e.g. the next day into a landing folder holding the earlier days."),
 ):
     """Write synthetic multi-hospital extracts with injected defects and a ground-truth manifest."""
     from carelake.generate import generate as run_generate
 
     settings = _settings()
     target = out or settings.landing_root
-    summary = run_generate(target, hospitals=hospitals, patients=patients, days=days, start_date=start_date, seed=seed)
+    summary = run_generate(target, hospitals=hospitals, patients=patients, days=days, start_date=start_date, seed=seed,
+                           follow_on_days=follow_on_days, only_dates=only_date or None)
     console.print(
         f"wrote {len(summary.files)} files, {summary.total_records:,} records for {len(summary.sources)} sources "
         f"into {target} (ground truth in {summary.truth_dir})"
@@ -148,7 +152,8 @@ def print_ingest_report(report) -> None:
                   str(t["failed"]), "yes" if report.balanced else "[red]NO[/red]")
     console.print(table)
     if report.skipped or report.duplicates:
-        console.print(f"skipped {len(report.skipped)} file(s) already in the ledger, {len(report.duplicates)} duplicate(s) in this batch")
+        console.print(f"skipped {len(report.skipped)} file(s) already in the ledger; {len(report.duplicates)} new file(s) "
+                      "had the content of a loaded file (recorded in the ledger as duplicate, not reloaded)")
     for o in report.failed:
         console.print(f"[red]failed[/red] {o.describe()}  ({o.rows_quarantined} record(s) quarantined)")
     for table_name, cols in report.drift.items():
@@ -222,6 +227,41 @@ def quarantine(
     for r in frame.orderBy("source_id", "file_path", "row_number").limit(limit).collect():
         table.add_row(r.source_id, Path(r.file_path).name, str(r.row_number), r.reason, (r.raw_text or "")[:120])
     console.print(table)
+
+
+@app.command()
+def validate(
+    table: list[str] = typer.Option(None, "--table", "-t", help="Only these suites / checked tables (repeatable), e.g. stg_encounters."),
+    run_id: Optional[str] = typer.Option(None, help="Run id (rerunning an id replaces its rows)."),
+):
+    """Run the quality suites (expectations/) on silver and gold; write quality.results, scores, failed_rows and Data Docs.
+
+    Exit 1 if a critical rule failed its threshold (metadata/quality/thresholds.yml).
+    """
+    from carelake.quality import validate as run_validate
+
+    settings = _settings()
+    run = run_validate(settings, _spark(settings), run_id=run_id, tables=table or None)
+    console.print(run.summary())
+    if run.failed_by_severity.get("critical"):
+        raise typer.Exit(1)
+
+
+@app.command()
+def report(
+    month: str = typer.Option(..., "--month", help="The month reported, YYYY-MM (the month before is the comparison)."),
+    out: Optional[Path] = typer.Option(None, "--out", help="HTML file to write (default <lake>/_reports/quality-YYYY-MM.html)."),
+):
+    """Write the monthly quality report: one self-contained HTML file (scorecard, trends, 5+3+2, rules, anomalies, alerts)."""
+    from carelake.quality.report import build_report
+
+    settings = _settings()
+    try:
+        path = build_report(_spark(settings), settings, month, out)
+    except (LookupError, ValueError) as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    console.print(f"quality report for {month}: {path}")
 
 
 @app.command()

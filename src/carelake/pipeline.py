@@ -55,3 +55,40 @@ def transform_step(settings: Settings | None = None, select: str | list[str] | N
         return transform(settings or load_settings(), select=select, full_refresh=full_refresh)
     except TransformFailed as exc:
         raise StepFailed(str(exc)) from None
+
+
+class QualityGateFailed(StepFailed):
+    """Validation ran and its results are stored, but a critical rule failed its threshold."""
+
+
+def quality_step(settings: Settings | None = None, tables: list[str] | None = None) -> dict:
+    """Validate silver and gold (all three levels), write quality.* tables, raise alerts.
+
+    Fails (``QualityGateFailed``) when a rule of severity ``critical`` failed its threshold;
+    lesser breaches pass the step and show as alerts and in the report.
+    """
+    from carelake.quality import validate
+    from carelake.spark import get_spark
+
+    settings = settings or load_settings()
+    spark = get_spark(settings)
+    run = validate(settings, spark, tables=tables)
+    critical = spark.sql(
+        "SELECT DISTINCT rule_id, source_id FROM quality.results "
+        f"WHERE run_id = '{run.run_id}' AND status = 'failed' AND severity = 'critical' ORDER BY rule_id, source_id"
+    ).collect()
+    summary = {"run_id": run.run_id, "tables": run.tables, "results": run.status_counts,
+               "critical_failures": [f"{r.rule_id} @ {r.source_id}" for r in critical]}
+    if critical:
+        raise QualityGateFailed(f"quality run {run.run_id}: {len(critical)} critical rule failure(s): "
+                                + "; ".join(summary["critical_failures"][:5]))
+    return summary
+
+
+def report_step(month: str, settings: Settings | None = None) -> str:
+    """Write the monthly quality report (HTML) for ``YYYY-MM``; returns its path."""
+    from carelake.quality.report import build_report
+    from carelake.spark import get_spark
+
+    settings = settings or load_settings()
+    return str(build_report(get_spark(settings), settings, month))

@@ -17,29 +17,13 @@ DAGS = REPO / "dags"
 
 
 @pytest.fixture(scope="module")
-def airflow_env(lake_env):
-    """A throw-away AIRFLOW_HOME with a migrated SQLite database, set before airflow is imported."""
-    from carelake.orchestration import airflow_env as carelake_airflow_env
-
-    os.environ["CARELAKE_AIRFLOW_HOME"] = str(lake_env / "airflow")
-    env = carelake_airflow_env()
-    os.environ.update(env)
-    proc = subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], env=os.environ.copy(),
-                          capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    return env
-
-
-@pytest.fixture(scope="module")
-def dagbag(airflow_env):
-    from airflow.dag_processing.dagbag import DagBag
-
-    return DagBag(dag_folder=str(DAGS))
+def dagbag(airflow_dags):
+    return airflow_dags
 
 
 def test_dags_import_cleanly_with_owners_retries_and_docs(dagbag):
     assert dagbag.import_errors == {}
-    assert {"carelake_ingest", "carelake_transform"} <= set(dagbag.dags)
+    assert {"carelake_ingest", "carelake_transform", "carelake_quality", "carelake_quality_report"} <= set(dagbag.dags)
     for dag_id, dag in dagbag.dags.items():
         assert dag.doc_md and "carelake" in dag.tags, dag_id
         assert dag.schedule is not None or dag.timetable is not None, dag_id
@@ -48,7 +32,7 @@ def test_dags_import_cleanly_with_owners_retries_and_docs(dagbag):
             assert task.retries >= 1 and task.execution_timeout is not None, (dag_id, task.task_id)
 
 
-def test_dag_files_do_no_heavy_work_at_import(airflow_env):
+def test_dag_files_do_no_heavy_work_at_import(airflow_dags):
     """Parsing the DAG folder must not import Spark, pandas-heavy libraries or touch the lake."""
     code = (
         "import sys, json\n"

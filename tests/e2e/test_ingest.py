@@ -51,6 +51,9 @@ def test_generated_files_land_in_bronze_with_exact_counts(spark, demo_lake, demo
     expected_per_table: dict[str, int] = {}
     for source_id, entity, relative, records, _date in demo_extracts.files:
         outcome = by_file[demo_extracts.out_dir / relative]
+        if outcome.status == "duplicate":  # an unchanged daily snapshot: same bytes as a file loaded before
+            assert any(o.status == "loaded" and o.file.key == outcome.file.key for o in demo_lake.outcomes), relative
+            continue
         assert (outcome.status, outcome.rows_read, outcome.rows_bronze) == ("loaded", records, records), relative
         table = f"bronze.{source_id}__{entity}"
         expected_per_table[table] = expected_per_table.get(table, 0) + records
@@ -64,7 +67,7 @@ def test_bronze_rows_carry_lineage_and_mapped_names(spark, demo_lake, demo_extra
     assert {"patient_source_id", "id_number", "name", "sex", "民族"} <= set(frame.columns)
     row = frame.orderBy("_row_number").first()
     assert row["_source_id"] == "h02_dongcheng" and row["_row_number"] == 2
-    assert len(row["_file_sha256"]) == 64 and row["_extract_date"].isoformat() == "2026-10-01"
+    assert len(row["_file_sha256"]) == 64 and row["_extract_date"].isoformat() == "2026-09-01"
     assert row["sex"] in {"男", "女"}  # GB18030 decoded, raw values kept for silver to standardise
     hl7 = spark.table("bronze.h04_nanhu_adt__messages")
     assert hl7.where("message_type LIKE 'ORU^R01%'").count() > 0
@@ -271,3 +274,20 @@ def test_header_only_file_after_data_keeps_lineage_types(spark, settings, tmp_pa
     assert [o.status for o in second.outcomes] == ["loaded"]
     schema = {f.name: f.dataType.simpleString() for f in spark.table("bronze.fx_header_only__patients").schema.fields}
     assert schema["_row_number"] == "bigint" and schema["_extract_date"] == "date"
+
+
+def test_unchanged_snapshot_is_recorded_as_duplicate_not_reloaded(spark, settings, tmp_path):
+    """A daily file with the same bytes as an earlier one: the ledger shows it arrived; bronze keeps one copy."""
+    base = tmp_path / "snap"
+    for day in ("2026-10-01", "2026-10-02"):
+        (base / day).mkdir(parents=True)
+        (base / day / "p.csv").write_text("PID,Name\n1,Ann\n2,Bob\n")
+    entry = csv_source("fx_snapshot", base, columns={"PID": "patient_source_id", "Name": "name"})
+    registry = load_registry(settings, path=write_registry(tmp_path, [entry]))
+    first = ingest(settings, registry, spark=spark)
+    assert sorted(o.status for o in first.outcomes) == ["duplicate", "loaded"] and first.balanced
+    assert spark.table("bronze.fx_snapshot__patients").count() == 2
+    ledger = spark.sql("select extract_date, status, rows_bronze from bronze.ingest_ledger where source_id = 'fx_snapshot'")
+    assert sorted(tuple(r) for r in ledger.collect()) == [("2026-10-01", "loaded", 2), ("2026-10-02", "duplicate", 0)]
+    again = ingest(settings, registry, spark=spark)
+    assert again.outcomes == [] and len(again.skipped) == 2

@@ -110,13 +110,13 @@ def parse_time(text: str, source: dict) -> datetime:
 
 
 # ---- tests ---------------------------------------------------------------------
+def digest(root: Path) -> dict[str, str]:
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
 def test_same_seed_gives_identical_bytes(generated, tmp_path):
     out, summary = generated
     again = generate(tmp_path / "again", **ARGS)
-
-    def digest(root: Path) -> dict[str, str]:
-        return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(root.rglob("*")) if p.is_file()}
-
     assert digest(out) == digest(tmp_path / "again")
     assert again.total_records == summary.total_records
     other = generate(tmp_path / "other", **{**ARGS, "seed": 8})
@@ -206,6 +206,10 @@ def test_defects_point_at_rows_that_show_them(generated, sources):
     out, summary = generated
     defects = _table(summary.truth_dir / "defects.csv")
     assert {d["defect_type"] for d in defects} == set(ARGS["defect_rates"])
+    check_defects(out, summary, defects, sources)
+
+
+def check_defects(out: Path, summary, defects: list[dict], sources: dict) -> None:
     cache: dict[str, dict] = {}
     files = {f.file: f for f in summary.files}
     earlier_rows: dict[tuple[str, str], list] = defaultdict(list)
@@ -259,6 +263,51 @@ def test_defects_point_at_rows_that_show_them(generated, sources):
             earlier = [r for file, recs in earlier_rows[(d["source_id"], d["entity"])] for n, r in recs.items()
                        if file < d["file"] or (file == d["file"] and n < int(d["row_number"]))]
             assert record in earlier, d
+
+
+def test_follow_on_days_extend_a_generation_byte_for_byte(generated, sources, tmp_path):
+    """Daily loads: generate(days=N, follow_on_days=k) keeps every file of the N-day (and of the k-1) run and adds a day."""
+    out, summary = generated
+    runs = {k: generate(tmp_path / f"plus{k}", **ARGS, follow_on_days=k) for k in (1, 2)}
+    digests = {0: digest(out), **{k: digest(tmp_path / f"plus{k}") for k in runs}}
+    dates = sorted({f.extract_date for f in summary.files})
+    next_dates = [(date.fromisoformat(dates[-1]) + timedelta(days=k)).isoformat() for k in (1, 2)]
+    for k in (1, 2):
+        shorter, longer = digests[k - 1], digests[k]
+        extracts = {name: sha for name, sha in shorter.items() if not name.startswith("_truth/")}
+        assert {name: longer.get(name) for name in extracts} == extracts  # byte-identical earlier days
+        added = {name.split("/")[1] for name in set(longer) - set(shorter)}
+        assert added == {next_dates[k - 1]}
+        for table in ("persons.csv", "defects.csv", "files.csv"):  # the truth grows by appended rows
+            before = (tmp_path / f"plus{k - 1}" if k > 1 else out).joinpath("_truth", table).read_text(encoding="utf-8")
+            after = runs[k].truth_dir.joinpath(table).read_text(encoding="utf-8")
+            assert after.startswith(before) and len(after) > len(before), table
+
+    longer = runs[2]
+    new_files = [f for f in longer.files if f.extract_date in next_dates]
+    assert {f.source_id for f in new_files} == set(summary.sources)
+    for f in new_files:
+        assert len(read_records(tmp_path / "plus2" / f.file, sources[f.source_id])) == f.records, f.file
+    check_defects(tmp_path / "plus2", longer, _table(longer.truth_dir / "defects.csv"), sources)
+
+    before = _table(summary.truth_dir / "persons.csv")
+    registered = {(p["source_id"], p["patient_source_id"]) for p in before}
+    known_at = defaultdict(set)
+    for p in before:
+        known_at[p["person_key"]].add(p["source_id"])
+    newcomers = [p for p in _table(longer.truth_dir / "persons.csv") if (p["source_id"], p["patient_source_id"]) not in registered]
+    assert len(newcomers) >= 0.5 * len(before) / len(dates) * 2  # about the window's daily registrations, per day
+    assert any(p["person_key"] not in known_at for p in newcomers)  # new to the region
+    assert any(known_at.get(p["person_key"], {p["source_id"]}) - {p["source_id"]} for p in newcomers)  # known elsewhere
+    assert not any(p["source_id"] in known_at.get(p["person_key"], ()) for p in newcomers)  # never twice at one source
+    landed = {r["PatientID"] for f in new_files if f.source_id == "h01_riverside" and f.entity == "patients"
+              for r in read_records(tmp_path / "plus2" / f.file, sources[f.source_id]).values()}
+    assert {p["patient_source_id"] for p in newcomers if p["source_id"] == "h01_riverside"} <= landed
+
+    only = generate(tmp_path / "only", **ARGS, follow_on_days=1, only_dates=[next_dates[0]])
+    assert digest(tmp_path / "only") == {name: sha for name, sha in digests[1].items()
+                                         if name.startswith("_truth/") or f"/{next_dates[0]}/" in name}
+    assert only.files == runs[1].files
 
 
 def test_zero_rates_give_no_defects(tmp_path):

@@ -1,9 +1,29 @@
 {#- Standardisation helpers used by the staging models (one place for each rule). -#}
 
-{#- A local wall-clock time (no offset) parsed with `fmt` and converted to UTC from var('source_timezone').
+{#- A local wall-clock time (no offset) parsed with `fmt` and converted to UTC from zone `tz` (default var('source_timezone')).
     'T' separators are replaced by a space first, so one format serves ISO and space-separated values. -#}
-{% macro local_ts_to_utc(col, fmt='yyyy-MM-dd HH:mm:ss') -%}
-    to_utc_timestamp(try_to_timestamp(replace(nullif(trim({{ col }}), ''), 'T', ' '), '{{ fmt }}'), '{{ var("source_timezone") }}')
+{% macro local_ts_to_utc(col, fmt='yyyy-MM-dd HH:mm:ss', tz=none) -%}
+    to_utc_timestamp(try_to_timestamp(replace(nullif(trim({{ col }}), ''), 'T', ' '), '{{ fmt }}'), '{{ tz or var("source_timezone") }}')
+{%- endmacro %}
+
+{#- The wall-clock zone of one source's times: var('source_timezones')[source], else var('source_timezone'). -#}
+{% macro source_timezone_of(source_id) -%}
+    {{- var("source_timezones", {}).get(source_id, var("source_timezone")) -}}
+{%- endmacro %}
+
+{#- SQL: the zone of the source in column `source_col` (for gold's local calendar days). -#}
+{% macro source_tz(source_col) -%}
+    case {{ source_col }}{% for s, tz in var("source_timezones", {}).items() %} when '{{ s }}' then '{{ tz }}'{% endfor %} else '{{ var("source_timezone") }}' end
+{%- endmacro %}
+
+{#- The local calendar day (OMOP *_date) of a UTC timestamp, in the zone of the row's source. -#}
+{% macro local_date(ts, source_col) -%}
+    to_date(from_utc_timestamp({{ ts }}, {{ source_tz(source_col) }}))
+{%- endmacro %}
+
+{#- A stable record key for source rows that have no record id (Synthea events): a hash of all the row's columns. -#}
+{% macro record_key(cols) -%}
+    md5(to_json(struct({% for c in cols %}`{{ c }}`{% if not loop.last %}, {% endif %}{% endfor %})))
 {%- endmacro %}
 
 {#- An ISO 8601 time carrying its own offset (FHIR): the offset decides; the session zone is UTC. -#}
@@ -24,11 +44,13 @@
     end
 {%- endmacro %}
 
-{#- Visit class as recorded -> outpatient / inpatient / emergency (null when unknown). -#}
+{#- Visit class as recorded -> outpatient / inpatient / emergency (null when unknown).
+    MIMIC-III admission types ELECTIVE / URGENT / NEWBORN are inpatient stays; its EMERGENCY admissions land as
+    emergency (the visit vocabulary here has no 'ER and inpatient'). -#}
 {% macro std_visit_type(col) -%}
     case
         when upper(trim({{ col }})) in ('OP', 'O', 'AMB', 'OUTPATIENT', '门诊', 'AMBULATORY', 'WELLNESS') then 'outpatient'
-        when upper(trim({{ col }})) in ('IP', 'I', 'IMP', 'INPATIENT', '住院', 'ACUTE') then 'inpatient'
+        when upper(trim({{ col }})) in ('IP', 'I', 'IMP', 'INPATIENT', '住院', 'ACUTE', 'ELECTIVE', 'URGENT', 'NEWBORN') then 'inpatient'
         when upper(trim({{ col }})) in ('ER', 'E', 'EMER', 'EMERGENCY', '急诊', 'URGENTCARE') then 'emergency'
     end
 {%- endmacro %}
@@ -84,7 +106,8 @@
     end
 {%- endmacro %}
 
-{#- ICD-10 in its many spellings (ICD-10, ICD10, I10 in HL7 table 0396, the FHIR system URI) -> 'ICD10'. -#}
+{#- ICD-10 in its many spellings (ICD-10, ICD10, I10 in HL7 table 0396, the FHIR system URI) -> 'ICD10';
+    LOINC, SNOMED, ICD9CM, ICD9Proc, RxNorm likewise (OMOP vocabulary_id spelling). -#}
 {% macro std_code_system(col) -%}
     case
         when {{ col }} is null or trim({{ col }}) = '' then null
@@ -92,6 +115,9 @@
             or lower(trim({{ col }})) = 'http://hl7.org/fhir/sid/icd-10' then 'ICD10'
         when lower(trim({{ col }})) in ('ln', 'loinc', 'http://loinc.org') then 'LOINC'
         when lower(trim({{ col }})) in ('http://snomed.info/sct', 'sct', 'snomed') then 'SNOMED'
+        when upper(regexp_replace(trim({{ col }}), '[^A-Za-z0-9]', '')) in ('ICD9CM', 'ICD9') then 'ICD9CM'
+        when upper(regexp_replace(trim({{ col }}), '[^A-Za-z0-9]', '')) in ('ICD9PROC', 'ICD9PCS') then 'ICD9Proc'
+        when lower(trim({{ col }})) in ('rxnorm', 'http://www.nlm.nih.gov/research/umls/rxnorm') then 'RxNorm'
         else upper(trim({{ col }}))
     end
 {%- endmacro %}
@@ -120,4 +146,10 @@
         try_to_timestamp(substr(trim({{ col }}), 1, 12), 'yyyyMMddHHmm'),
         try_to_timestamp(substr(trim({{ col }}), 1, 8), 'yyyyMMdd')
     ), '{{ var("source_timezone") }}')
+{%- endmacro %}
+
+{#- SQL: the vocabulary of a source's codes of one domain where the record does not say
+    (var('source_vocabularies')[source][domain]), else `default` (an SQL expression). -#}
+{% macro source_vocabulary(domain, source_col, default) -%}
+    case {{ source_col }}{% for s, vocabularies in var("source_vocabularies", {}).items() if domain in vocabularies %} when '{{ s }}' then '{{ vocabularies[domain] }}'{% endfor %} else {{ default }} end
 {%- endmacro %}

@@ -7,11 +7,15 @@
     strip_refs       columns of rule `ref` are references 'Type/id' (FHIR): keep the id
     missing          canonical bronze columns the source does not deliver: every column read from one is a typed null
     extras           {silver column of rule `extra`: the source's own bronze column}; unlisted extras are null
+    table            the bronze entity to read when it is not the canonical one (Synthea's `conditions` staged as diagnoses)
+    columns          {canonical bronze column: SQL expression over the bronze row} for sources whose tables are not
+                     mapped onto canonical names (or need a derived value, e.g. a record key or a constant code system)
+    Times without an offset are in the source's zone: var('source_timezones')[source], else var('source_timezone').
 
     Rules: text (trimmed, blank -> null), ref, upper, lower, num (double), date, ts, extra, and the standardisers
     of macros/standardise.sql (id_number, phone, sex, visit_type, discharge_status, diagnosis_type, department_type,
     code_system, unit, abnormal_flag); range_low / range_high parse a reference range 'low - high'. -#}
-{% macro stg_canonical(date_format='yyyy-MM-dd', datetime_format='yyyy-MM-dd HH:mm:ss', strip_refs=false, missing=[], extras={}) -%}
+{% macro stg_canonical(date_format='yyyy-MM-dd', datetime_format='yyyy-MM-dd HH:mm:ss', strip_refs=false, missing=[], extras={}, table=none, columns={}) -%}
     {%- set name = model.name -%}
     {%- if not name.startswith('stg_') or '__' not in name -%}
         {{ exceptions.raise_compiler_error("stg_canonical: model name must be stg_<source>__<entity>, got " ~ name) }}
@@ -19,17 +23,18 @@
     {%- set source_name, entity = name[4:].split('__', 1) -%}
     {%- set null_types = {"date": "date", "ts": "timestamp", "num": "double", "range_low": "double", "range_high": "double"} -%}
 with source as (
-    select * from {{ source(source_name, entity) }}
+    select * from {{ source(source_name, table or entity) }}
 )
 
 select
     _source_id as source_id,
 {%- for column, rule in entity_spec(entity)["staging"] %}
     {%- set kind = rule.split(':', 1)[0] %}
-    {%- set col = rule.split(':', 1)[1] if ':' in rule else column %}
+    {%- set bronze_col = rule.split(':', 1)[1] if ':' in rule else column %}
+    {%- set col = columns.get(bronze_col, bronze_col) %}
     {% if kind == 'extra' -%}
         {%- if column in extras %}{{ clean('`' ~ extras[column] ~ '`') }}{% else %}cast(null as string){% endif -%}
-    {%- elif col in missing -%}
+    {%- elif bronze_col in missing -%}
         cast(null as {{ null_types.get(kind, 'string') }})
     {%- elif kind == 'text' -%}
         {{ clean(col) }}
@@ -48,7 +53,7 @@ select
     {%- elif kind == 'date' -%}
         {{ to_date_fmt(col, date_format) }}
     {%- elif kind == 'ts' -%}
-        {%- if datetime_format is none %}{{ offset_ts_to_utc(col) }}{% else %}{{ local_ts_to_utc(col, datetime_format) }}{% endif -%}
+        {%- if datetime_format is none %}{{ offset_ts_to_utc(col) }}{% else %}{{ local_ts_to_utc(col, datetime_format, source_timezone_of(source_name)) }}{% endif -%}
     {%- elif kind == 'id_number' -%}
         {{ norm_id_number(col) }}
     {%- elif kind == 'phone' -%}

@@ -23,6 +23,13 @@ EXTRA = {
     "department_type_source_value": "Department type as recorded.", "ethnicity": "民族 as recorded (h02 only).",
     "message_control_id": "MSH-10 of the message the row came from.", "message_type": "MSH-9 of that message.",
 }
+# silver entities with no canonical bronze entity (metadata/entities.yml): the samples stage their tables onto them
+SILVER_ONLY = {"procedures": {
+    "procedure_source_id": "The source's procedure record id (a hash of the row where the source has none).",
+    "encounter_source_id": "The visit of the procedure.", "patient_source_id": "The source's patient number.",
+    "procedure_code": "Procedure code (SNOMED CT, ICD-9 procedure).", "code_system": "Code system of the code (OMOP vocabulary_id spelling).",
+    "procedure_name": "Procedure text.", "procedure_time": "Start of the procedure (UTC).", "procedure_end_time": "End of the procedure (UTC).",
+}}
 STD = {
     "sex": "M / F / U.", "visit_type": "outpatient / inpatient / emergency.",
     "id_number": "Resident ID, upper-case, without spaces and dashes.", "phone": "Digits only, without +86.",
@@ -32,7 +39,7 @@ ACCEPTED = {"sex": ["M", "F", "U"], "visit_type": ["outpatient", "inpatient", "e
 UNION_STAGING = ROOT / "transforms" / "macros" / "union_staging.sql"
 KEYS = {"patients": "patient_source_id", "encounters": "encounter_source_id", "diagnoses": "diagnosis_source_id",
         "prescriptions": "prescription_source_id", "lab_results": "lab_result_source_id", "doctors": "doctor_code",
-        "departments": "department_code", "devices": "device_code"}
+        "departments": "department_code", "devices": "device_code", "procedures": "procedure_source_id"}
 
 
 def canonical_columns(entity: str) -> list[str]:
@@ -65,13 +72,15 @@ def main() -> None:
         if not folder.is_dir():
             continue
         tables = []
+        # bronze tables read under another entity's name (stg_canonical(table='conditions', ...))
+        read = {m for sql in folder.glob("stg_*.sql") for m in re.findall(r"table='([a-z_0-9]+)'", sql.read_text(encoding="utf-8"))}
         for entity, spec in source["entities"].items():
             desc = spec.get("description") or entities.get(entity, {}).get("description", entity)
             table = {"name": entity, "identifier": f"{source['id']}__{entity}", "description": desc}
             key = KEYS.get(entity)
-            if key:
+            if key and key in spec.get("columns", {}).values():  # the bronze table has the key column
                 table["columns"] = [{"name": key, "data_tests": ["not_null"]}]
-            if (folder / f"stg_{source['id']}__{entity}.sql").exists() or entity == "messages":
+            if (folder / f"stg_{source['id']}__{entity}.sql").exists() or entity == "messages" or entity in read:
                 tables.append(table)
         src = {"version": 2, "sources": [{
             "name": source["id"], "schema": "bronze", "description": f"{source['name']}: {source.get('description', '')}",
@@ -80,7 +89,7 @@ def main() -> None:
         models = []
         for sql in sorted(folder.glob("stg_*.sql")):
             entity = sql.stem.split("__", 1)[1]
-            ecols = entities.get(entity, {}).get("columns", {})
+            ecols = entities.get(entity, {}).get("columns") or {c: {"description": d} for c, d in SILVER_ONLY.get(entity, {}).items()}
             names = model_columns(sql, entity)
             cols = []
             for name in dict.fromkeys(names + list(LINEAGE)):

@@ -35,6 +35,7 @@ from carelake.generate.reference import (
     LAB_TESTS,
     TITLES,
 )
+from carelake.generate.truth import PersonEntry
 from carelake.generate.variants import record_person
 
 ENTITIES = ("patients", "encounters", "diagnoses", "prescriptions", "lab_results", "doctors", "departments", "devices")
@@ -81,26 +82,32 @@ class HospitalSimulation:
         self.factory = factory
         self.start = start
         self.days = days
+        self.seed = seed
         self.counters = dict.fromkeys(ENTITIES, 0)
-        multiline_ok = hospital.layout.startswith("csv")
         self.registrations = []
         for person_index in members:
             person = persons[person_index]
-            recorded = record_person(person, factory, self.rng, multiline_ok)
-            patient_id = hospital.patient_id(self._next("patients"))
-            record = {
-                "patient_source_id": patient_id, "id_number": recorded.id_number, "name": recorded.name,
-                "sex": person.sex, "birth_date": person.birth_date, "phone": recorded.phone,
-                "address": recorded.address.text, "region_code": recorded.address.region_code,
-                "insurance_no": person.insurance_no, "death_date": None, "updated_at": None,
-                "x_ethnicity": person.ethnicity, "_person": person.key, "_variations": recorded.variations,
-            }
+            patient_id, record = self._recorded(person)
             self.registrations.append(_Registration(person, patient_id, self.rng.randrange(days), record))
+        self.person_keys = {reg.person.key for reg in self.registrations}
+        self.discharges: dict[int, list[dict]] = {}  # day index -> discharge updates of stays admitted earlier
         self.departments = self._departments()
         clinical = [d for d in self.departments if d["department_type"] == "clinical"]
         per_department = max(2, min(12, len(members) // 150))
         self.doctors = [self._doctor(dept, doctor_pool) for dept in clinical for _ in range(per_department)]
         self.devices = [self._device() for _ in range(len(DEVICES))]
+
+    def _recorded(self, person: Person) -> tuple[str, dict]:
+        """This hospital's patient id and (clean) patient record of a person it registers."""
+        recorded = record_person(person, self.factory, self.rng, self.h.layout.startswith("csv"))
+        patient_id = self.h.patient_id(self._next("patients"))
+        return patient_id, {
+            "patient_source_id": patient_id, "id_number": recorded.id_number, "name": recorded.name,
+            "sex": person.sex, "birth_date": person.birth_date, "phone": recorded.phone,
+            "address": recorded.address.text, "region_code": recorded.address.region_code,
+            "insurance_no": person.insurance_no, "death_date": None, "updated_at": None,
+            "x_ethnicity": person.ethnicity, "_person": person.key, "_variations": recorded.variations,
+        }
 
     # ---- ids ------------------------------------------------------------
     def _next(self, entity: str) -> int:
@@ -166,20 +173,43 @@ class HospitalSimulation:
             visits[reg.day].append(reg)
             if rng.random() < SECOND_VISIT_RATE:
                 visits[rng.randrange(reg.day, self.days)].append(reg)
-        self.discharges: list[list[dict]] = [[] for _ in range(self.days)]
-        out = []
-        for day in range(self.days):
-            the_date = self.start + timedelta(days=day)
-            doctors, departments, devices = self._master_changes(day, doctor_pool)
-            stubs = sorted((self._visit_start(the_date), i, reg) for i, reg in enumerate(visits[day]))
-            records: Day = {e: [] for e in ENTITIES}
-            records.update(doctors=doctors, departments=departments, devices=devices)
-            records["patients"] = self._patients_of_day(day, the_date, [reg for _, _, reg in stubs])
-            for admit, _, reg in stubs:
-                self._encounter(reg, admit, records)
-            records["encounters"].extend(self.discharges[day])
-            out.append(records)
-        return out
+        return [self._day(day, visits[day], doctor_pool) for day in range(self.days)]
+
+    def follow_on_day(self, day: int, newcomers: list[Person], doctor_pool: list[dict]) -> Day:
+        """Day ``day`` (>= ``days``) after the simulated window, drawn from its own random stream so that
+        each follow-on day is the same however many follow it: ``newcomers`` register and visit (persons
+        new to the region or already registered at another hospital), earlier patients come back at the
+        window's rate of second visits, stays admitted earlier are discharged, records are updated."""
+        self.rng = random.Random(f"{self.seed}:{self.h.base_id}:day{day}")
+        returning = [reg for reg in self.registrations if self.rng.random() < 2 * SECOND_VISIT_RATE / self.days]
+        for person in newcomers:
+            patient_id, record = self._recorded(person)
+            self.registrations.append(_Registration(person, patient_id, day, record))
+            self.person_keys.add(person.key)
+        return self._day(day, self.registrations[len(self.registrations) - len(newcomers):] + returning, doctor_pool)
+
+    def person_entries(self, first: int = 0) -> list[PersonEntry]:
+        """Ground truth of the registrations from index ``first`` on, under the source holding patients."""
+        source = self.h.source_ids.get("adt", self.h.base_id)
+        return [PersonEntry(source, reg.patient_id, reg.person.key, ";".join(reg.record["_variations"]))
+                for reg in self.registrations[first:]]
+
+    @property
+    def daily_registrations(self) -> float:
+        """Registrations per day of the simulated window: the follow-on days' rate of newcomers."""
+        return sum(reg.day < self.days for reg in self.registrations) / self.days
+
+    def _day(self, day: int, visiting: list[_Registration], doctor_pool: list[dict]) -> Day:
+        the_date = self.start + timedelta(days=day)
+        doctors, departments, devices = self._master_changes(day, doctor_pool)
+        stubs = sorted((self._visit_start(the_date), i, reg) for i, reg in enumerate(visiting))
+        records: Day = {e: [] for e in ENTITIES}
+        records.update(doctors=doctors, departments=departments, devices=devices)
+        records["patients"] = self._patients_of_day(day, the_date, [reg for _, _, reg in stubs])
+        for admit, _, reg in stubs:
+            self._encounter(reg, admit, records)
+        records["encounters"].extend(self.discharges.pop(day, ()))
+        return records
 
     def _visit_start(self, the_date: date) -> datetime:
         minutes = int(self.rng.triangular(7 * 60 + 30, 20 * 60, 9 * 60))
@@ -220,9 +250,7 @@ class HospitalSimulation:
             "updated_at": discharge, "_en": {},
         }
         if discharge.date() > admit.date():  # still in hospital at extract time; the discharge comes as an update
-            discharge_day = (discharge.date() - self.start).days
-            if discharge_day < self.days:
-                self.discharges[discharge_day].append(dict(encounter))
+            self.discharges.setdefault((discharge.date() - self.start).days, []).append(dict(encounter))
             encounter.update(discharge_time=None, discharge_status=None, updated_at=admit + timedelta(minutes=5))
         records["encounters"].append(encounter)
         link = {"encounter_source_id": encounter_id, "patient_source_id": patient_id}

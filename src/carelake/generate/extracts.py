@@ -24,16 +24,22 @@ HL7_FILE = "messages.hl7"
 
 
 class ExtractWriter:
-    def __init__(self, out_dir: Path, start: date):
+    """``only_dates``: write only these extract dates' files (the truth still notes every file)."""
+
+    def __init__(self, out_dir: Path, start: date, only_dates: set[str] | None = None):
         self.out_dir = out_dir
         self.start = start
+        self.only_dates = only_dates
         self.files: list[FileEntry] = []
         self.defects: list[DefectEntry] = []
+        self.feeds: dict[str, AdtFeed] = {}  # an HL7 feed numbers its messages across days
 
-    def _place(self, source_id: str, day: int, file_name: str) -> tuple[Path, str, str]:
+    def _place(self, source_id: str, day: int, file_name: str) -> tuple[Path | None, str, str]:
+        """(path to write, or None when the date is not wanted; relative path; extract date)."""
         extract_date = (self.start + timedelta(days=day)).isoformat()
         relative = f"{source_id}/{extract_date}/{file_name}"
-        return self.out_dir / relative, relative, extract_date
+        wanted = self.only_dates is None or extract_date in self.only_dates
+        return self.out_dir / relative if wanted else None, relative, extract_date
 
     def _note(self, source_id, entity, relative, records, row_numbers, source_column: dict[str, str]) -> None:
         for record, row in zip(records, row_numbers, strict=True):
@@ -42,17 +48,18 @@ class ExtractWriter:
                 self.defects.append(DefectEntry(source_id, entity, relative, row, record[ID_COLUMN[entity]], column,
                                                 defect, DIMENSIONS[defect], source_column[column]))
 
-    def hospital(self, h: Hospital, days: list[Day]) -> None:
+    def hospital(self, h: Hospital, days: list[Day], first_day: int = 0) -> None:
+        """Write ``days``, the first of which is day ``first_day`` of the generation."""
         if h.layout == "fhir":
-            self.fhir_source(h, days)
+            self.fhir_source(h, days, first_day)
         elif h.layout == "hl7":
-            self.hl7_source(h, h.source_ids["adt"], days)
-            self.csv_source(h.source_ids["his"], CSV_LAYOUTS["hl7_his"], days)
+            self.hl7_source(h, h.source_ids["adt"], days, first_day)
+            self.csv_source(h.source_ids["his"], CSV_LAYOUTS["hl7_his"], days, first_day)
         else:
-            self.csv_source(h.base_id, CSV_LAYOUTS[h.layout], days)
+            self.csv_source(h.base_id, CSV_LAYOUTS[h.layout], days, first_day)
 
-    def csv_source(self, source_id: str, layout: CsvLayout, days: list[Day]) -> None:
-        for index, day in enumerate(days):
+    def csv_source(self, source_id: str, layout: CsvLayout, days: list[Day], first_day: int = 0) -> None:
+        for index, day in enumerate(days, start=first_day):
             for entity, (file_name, columns) in layout.files.items():
                 path, relative, extract_date = self._place(source_id, index, file_name)
                 records = day[entity]
@@ -62,8 +69,8 @@ class ExtractWriter:
                 self.files.append(FileEntry(source_id, entity, relative, len(records), extract_date))
                 self._note(source_id, entity, relative, records, starts, {column: header for header, column in columns})
 
-    def fhir_source(self, h: Hospital, days: list[Day]) -> None:
-        for index, day in enumerate(days):
+    def fhir_source(self, h: Hospital, days: list[Day], first_day: int = 0) -> None:
+        for index, day in enumerate(days, start=first_day):
             for entity, (_, file_name, paths) in fhir.RESOURCES.items():
                 records = day[entity]
                 if not records:
@@ -74,9 +81,9 @@ class ExtractWriter:
                 self.files.append(FileEntry(h.base_id, entity, relative, len(records), extract_date))
                 self._note(h.base_id, entity, relative, records, lines, {column: p for p, column in paths.items()})
 
-    def hl7_source(self, h: Hospital, source_id: str, days: list[Day]) -> None:
-        feed = AdtFeed(h)
-        for index, day in enumerate(days):
+    def hl7_source(self, h: Hospital, source_id: str, days: list[Day], first_day: int = 0) -> None:
+        feed = self.feeds.setdefault(source_id, AdtFeed(h))
+        for index, day in enumerate(days, start=first_day):
             path, relative, extract_date = self._place(source_id, index, HL7_FILE)
             messages = feed.day(day, self.start + timedelta(days=index))
             if not messages:

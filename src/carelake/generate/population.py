@@ -117,3 +117,34 @@ def build_population(
             seen_ids.add(person.id_number)
             persons.append(person)
     return persons, members
+
+
+class Arrivals:
+    """Persons who register at a hospital after the simulated window: some new to the region, some
+    (``overlap`` of them) already registered at another hospital. One random stream, drawn day by day."""
+
+    def __init__(self, factory: PersonFactory, persons: list[Person], overlap: float, seed: int, today: date):
+        self.factory = factory
+        self.persons = list(persons)
+        self.overlap = overlap
+        self.today = today
+        self.rng = random.Random(f"{seed}:arrivals")
+        self.seen_ids = {p.id_number for p in persons}
+
+    def draw(self, expected: float, registered_here: set[str]) -> list[Person]:
+        """About ``expected`` persons (the window's daily rate) not registered at this hospital yet."""
+        rng = self.rng
+        count = int(expected) + (rng.random() < expected - int(expected))
+        drawn: list[Person] = []
+        while len(drawn) < count:
+            if rng.random() < self.overlap:
+                known = rng.choice(self.persons)
+                if known.key not in registered_here and known not in drawn:
+                    drawn.append(known)
+                continue
+            person = self.factory.person(len(self.persons) + 1, rng, self.today)
+            if person.id_number not in self.seen_ids:
+                self.seen_ids.add(person.id_number)
+                self.persons.append(person)
+                drawn.append(person)
+        return drawn

@@ -25,7 +25,7 @@ class _Chunks:
         self.parts.append(text)
 
 
-def write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[str]], *, encoding: str, delimiter: str,
+def write_csv(path: Path | None, header: Sequence[str], rows: Iterable[Sequence[str]], *, encoding: str, delimiter: str,
               line_terminator: str) -> list[int]:
     sink = _Chunks()
     writer = csv.writer(sink, delimiter=delimiter, lineterminator=line_terminator, quoting=csv.QUOTE_MINIMAL)
@@ -36,20 +36,24 @@ def write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[str]], 
         writer.writerow(row)
         starts.append(line)
         line += sink.parts[-1].count("\n")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes("".join(sink.parts).encode(encoding))
+    _save(path, "".join(sink.parts).encode(encoding))
     return starts
 
 
-def write_ndjson(path: Path, resources: Sequence[dict]) -> list[int]:
+def write_ndjson(path: Path | None, resources: Sequence[dict]) -> list[int]:
     lines = [json.dumps(resource, ensure_ascii=False, separators=(",", ":")) + "\n" for resource in resources]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes("".join(lines).encode("utf-8"))
+    _save(path, "".join(lines).encode("utf-8"))
     return list(range(1, len(lines) + 1))
 
 
-def write_hl7(path: Path, messages: Sequence[str]) -> list[int]:
+def write_hl7(path: Path | None, messages: Sequence[str]) -> list[int]:
     """``messages``: each one's segments already joined and ended with CR."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes("".join(message + "\n" for message in messages).encode("utf-8"))
+    _save(path, "".join(message + "\n" for message in messages).encode("utf-8"))
     return list(range(1, len(messages) + 1))
+
+
+def _save(path: Path | None, data: bytes) -> None:
+    """Write the file; ``path`` None: only count (a day generated for the truth but not landed)."""
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)

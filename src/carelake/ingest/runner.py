@@ -46,7 +46,7 @@ from carelake.sources import ParsedFile, Rejected, UnreadableFile, get_reader
 @dataclass
 class FileOutcome:
     file: LandedFile
-    status: str  # loaded | failed
+    status: str  # loaded | failed | duplicate (same content as a file already loaded: recorded, not reloaded)
     rows_read: int = 0
     rows_bronze: int = 0
     rows_quarantined: int = 0
@@ -66,8 +66,8 @@ class FileOutcome:
 class IngestReport:
     batch_id: str
     outcomes: list[FileOutcome] = field(default_factory=list)
-    skipped: list[LandedFile] = field(default_factory=list)  # already in the ledger
-    duplicates: list[LandedFile] = field(default_factory=list)  # same content twice in this batch
+    skipped: list[LandedFile] = field(default_factory=list)  # this very file is already in the ledger
+    duplicates: list[LandedFile] = field(default_factory=list)  # new file, same content as a loaded one (ledger: duplicate)
     seconds: dict[str, float] = field(default_factory=lambda: defaultdict(float))  # time per phase
 
     @property
@@ -90,7 +90,8 @@ class IngestReport:
     def totals(self) -> dict[str, int]:
         return {
             "files": len(self.outcomes),
-            "skipped": len(self.skipped) + len(self.duplicates),
+            "skipped": len(self.skipped),
+            "duplicates": len(self.duplicates),
             "failed": len(self.failed),
             "rows_read": sum(o.rows_read for o in self.outcomes),
             "rows_bronze": sum(o.rows_bronze for o in self.outcomes),
@@ -288,8 +289,9 @@ def write_ledger(spark, outcomes: list[FileOutcome], batch_id: str, started_at: 
     DeltaTable.forName(spark, LEDGER_TABLE).alias("t").merge(frame.alias("s"), on).whenMatchedUpdateAll().whenNotMatchedInsertAll().execute()
 
 
-def known_files(spark) -> dict[tuple[str, str, str], str]:
-    return {(r[0], r[1], r[2]): r[3] for r in spark.table(LEDGER_TABLE).select(*LEDGER_KEY, "status").collect()}
+def known_files(spark) -> dict[tuple[str, str, str, str], str]:
+    """(source_id, entity, file_sha256, file_path) -> status of every file the ledger has."""
+    return {tuple(r[:4]): r[4] for r in spark.table(LEDGER_TABLE).select(*LEDGER_KEY, "status").collect()}
 
 
 def ingest(
@@ -322,16 +324,22 @@ def ingest(
         ensure_tables(spark)
         known = known_files(spark)
 
+    # A file is known by its content (source, entity, sha256); a *new* file with known content (e.g. an
+    # unchanged daily master-data snapshot) is not loaded again but recorded as a duplicate arrival, so the
+    # ledger still shows that the day's file came.
     todo: list[LandedFile] = []
-    seen: set[tuple[str, str, str]] = set()
+    loaded_content: dict[tuple[str, str, str], str] = {}
+    for (source_id, entity, sha, path), status in known.items():
+        if status != "duplicate":
+            loaded_content[(source_id, entity, sha)] = status
     for f in files:
-        status = known.get(f.key)
+        status = known.get((*f.key, str(f.path)))
         if status is not None and not (retry_failed and status == "failed"):
             report.skipped.append(f)
-        elif f.key in seen:
+        elif f.key in loaded_content and status is None:
             report.duplicates.append(f)
         else:
-            seen.add(f.key)
+            loaded_content[f.key] = "loaded"
             todo.append(f)
 
     by_table: dict[str, list[LandedFile]] = defaultdict(list)
@@ -372,7 +380,7 @@ def ingest(
         progress.update(task, description="write quarantine and ledger")
     with clock("quarantine_write"):
         write_quarantine(spark, all_parts, report.batch_id, started_at)
-    report.outcomes = [p.outcome for p in all_parts]
+    report.outcomes = [p.outcome for p in all_parts] + [FileOutcome(f, "duplicate") for f in report.duplicates]
     with clock("ledger_write"):
         write_ledger(spark, report.outcomes, report.batch_id, started_at, datetime.now(timezone.utc))
     if progress:

@@ -17,7 +17,8 @@ QUARANTINE_DDL = """
     row_number BIGINT, raw_text STRING, reason STRING, quarantined_at TIMESTAMP
 """
 
-LEDGER_KEY = ("source_id", "entity", "file_sha256")
+# one row per landed file: its content (source, entity, sha256) and where it landed
+LEDGER_KEY = ("source_id", "entity", "file_sha256", "file_path")
 
 
 def ensure_tables(spark) -> None:

@@ -20,3 +20,7 @@ union all
 select target_concept_id, substr(drug_name_en, 1, 255), 'Drug', 'carelake_drug', 'Drug Product', 'S', drug_key,
        cast(valid_start_date as date), cast(valid_end_date as date), cast(null as string)
 from {{ ref('map_drugs') }}
+union all
+select target_concept_id, substr(coalesce(source_name, source_code), 1, 255), domain_id, vocabulary_id, concept_class_id, 'S', source_code,
+       cast(valid_start_date as date), cast(valid_end_date as date), cast(null as string)
+from {{ ref('map_vocabulary_codes') }}

@@ -11,7 +11,7 @@ select
     {{ surrogate_id(["d.source_id", "d.diagnosis_source_id"]) }} as condition_occurrence_id,
     d.person_id,
     d.condition_concept_id,
-    to_date(from_utc_timestamp(coalesce(d.diagnosis_time, v.visit_start_datetime, cast(d._extract_date as timestamp)), '{{ var("source_timezone") }}')) as condition_start_date,
+    to_date(from_utc_timestamp(coalesce(d.diagnosis_time, v.visit_start_datetime, cast(d._extract_date as timestamp)), {{ source_tz("d.source_id") }})) as condition_start_date,
     coalesce(d.diagnosis_time, v.visit_start_datetime) as condition_start_datetime,
     cast(null as date) as condition_end_date,
     cast(null as timestamp) as condition_end_datetime,

@@ -16,5 +16,5 @@ select distinct
 from (
     select region_code from {{ ref('int_patients') }} where region_code rlike '^[0-9]{6}$'
     union
-    select cast(region_code as string) from {{ ref('source_organisations') }}
+    select cast(region_code as string) from {{ ref('source_organisations') }} where region_code is not null
 )

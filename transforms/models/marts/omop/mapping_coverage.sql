@@ -9,6 +9,8 @@ with coded as (
     union all
     select source_id, 'drug', source_vocabulary_id, is_mapped, drug_code from {{ ref('int_prescriptions__mapped') }}
     union all
+    select source_id, 'procedure', source_vocabulary_id, is_mapped, procedure_code from {{ ref('int_procedures__mapped') }}
+    union all
     select source_id, 'visit', 'Visit', visit_type is not null, visit_type_source_value from {{ ref('int_encounters') }}
     union all
     select source_id, 'gender', 'Gender', sex in ('M', 'F'), sex_source_value from {{ ref('int_patients') }}

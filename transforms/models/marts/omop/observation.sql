@@ -12,7 +12,7 @@ select
     {{ surrogate_id(["source_id", "patient_source_id", "'ethnicity'"]) }} as observation_id,
     person_id,
     2000400001 as observation_concept_id,
-    to_date(from_utc_timestamp(coalesce(updated_at, cast(_extract_date as timestamp)), '{{ var("source_timezone") }}')) as observation_date,
+    to_date(from_utc_timestamp(coalesce(updated_at, cast(_extract_date as timestamp)), {{ source_tz("source_id") }})) as observation_date,
     updated_at as observation_datetime,
     32817 as observation_type_concept_id,
     cast(null as double) as value_as_number,

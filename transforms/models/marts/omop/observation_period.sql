@@ -1,5 +1,5 @@
 -- OMOP OBSERVATION_PERIOD: one per person, from the first to the last recorded event
--- (visits, conditions, drugs, measurements). observation_period_id = person_id.
+-- (visits, conditions, drugs, measurements, procedures). observation_period_id = person_id.
 with events as (
     select person_id, visit_start_date as start_date, visit_end_date as end_date from {{ ref('visit_occurrence') }}
     union all
@@ -8,6 +8,8 @@ with events as (
     select person_id, drug_exposure_start_date, drug_exposure_end_date from {{ ref('drug_exposure') }}
     union all
     select person_id, measurement_date, measurement_date from {{ ref('measurement') }}
+    union all
+    select person_id, procedure_date, coalesce(procedure_end_date, procedure_date) from {{ ref('procedure_occurrence') }}
 )
 
 select

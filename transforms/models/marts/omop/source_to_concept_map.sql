@@ -24,3 +24,12 @@ union all
 select source_route, 0, 'carelake_route', route_name, route_concept_id, 'SNOMED',
        date'1970-01-01', date'2099-12-31', cast(null as string)
 from {{ ref('map_routes') }}
+union all
+select source_code, 0, vocabulary_id, substr(source_name, 1, 255), target_concept_id, vocabulary_id,
+       cast(valid_start_date as date), cast(valid_end_date as date), cast(null as string)
+from {{ ref('map_vocabulary_codes') }}
+union all
+select i.icd9_code, 0, 'ICD9CM', substr(i.icd9_name, 1, 255), m.target_concept_id, 'ICD10',
+       cast(m.valid_start_date as date), cast(m.valid_end_date as date), cast(null as string)
+from {{ ref('map_icd9_icd10') }} i
+join {{ ref('map_icd10_condition') }} m on m.source_code = i.icd10_code

@@ -1,5 +1,5 @@
 -- OMOP VISIT_OCCURRENCE from silver encounters. Datetimes in UTC; dates are the local calendar
--- day (var source_timezone). A visit without discharge ends on its start date; a discharge
+-- day in the source's zone (vars source_timezone, source_timezones). A visit without discharge ends on its start date; a discharge
 -- recorded before the admission (a source defect) is clamped to the start.
 with encounters as (
     select e.*, m.person_id, o.organization_code
@@ -20,9 +20,9 @@ select
     {{ surrogate_id(["t.source_id", "t.encounter_source_id"]) }} as visit_occurrence_id,
     t.person_id,
     case t.visit_type when 'inpatient' then 9201 when 'outpatient' then 9202 when 'emergency' then 9203 else 0 end as visit_concept_id,
-    to_date(from_utc_timestamp(t.start_ts, '{{ var("source_timezone") }}')) as visit_start_date,
+    to_date(from_utc_timestamp(t.start_ts, {{ source_tz("t.source_id") }})) as visit_start_date,
     t.start_ts as visit_start_datetime,
-    to_date(from_utc_timestamp(coalesce(t.end_ts, t.start_ts), '{{ var("source_timezone") }}')) as visit_end_date,
+    to_date(from_utc_timestamp(coalesce(t.end_ts, t.start_ts), {{ source_tz("t.source_id") }})) as visit_end_date,
     t.end_ts as visit_end_datetime,
     32817 as visit_type_concept_id,
     pr.master_provider_id as provider_id,

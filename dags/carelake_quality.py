@@ -1,0 +1,50 @@
+"""
+### carelake_quality — validate silver and gold after every transform
+
+Scheduled on the gold asset (runs after `carelake_transform`). One task, `validate`, runs the three
+check levels: at the source (the ingest ledger and quarantine), by rule (the Great Expectations
+suites in `expectations/`, thresholds in `metadata/quality/thresholds.yml`) and by anomaly model
+(`metadata/quality/anomaly.yml`). Everything lands in the `quality` database (results, scores,
+failed_rows, daily_metrics, anomalies, alerts); GX Data Docs under `<lake>/_quality/data_docs`.
+
+Threshold breaches and anomalies raise rows in `quality.alerts` (and the configured notifiers).
+A failed rule of severity **critical** fails the task without retries, so the run shows red;
+lesser breaches leave it green with alerts. Emits the quality asset.
+
+Same step without Airflow: `carelake validate`.
+"""
+
+from __future__ import annotations
+
+import pendulum
+from airflow.sdk import Asset, dag, task
+
+from carelake.orchestration import DEFAULT_ARGS, QUALITY_ASSET_URI, SILVER_GOLD_ASSET_URI
+
+
+@dag(
+    dag_id="carelake_quality",
+    schedule=[Asset(SILVER_GOLD_ASSET_URI)],
+    start_date=pendulum.datetime(2026, 9, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    tags=["carelake", "quality", "great-expectations"],
+    doc_md=__doc__,
+)
+def carelake_quality():
+    @task(outlets=[Asset(QUALITY_ASSET_URI)])
+    def validate() -> dict:
+        from airflow.exceptions import AirflowFailException
+
+        from carelake.pipeline import QualityGateFailed, quality_step
+
+        try:
+            return quality_step()
+        except QualityGateFailed as exc:  # results are stored: retrying cannot change them
+            raise AirflowFailException(str(exc)) from None
+
+    validate()
+
+
+carelake_quality()
