@@ -17,6 +17,7 @@ def scratch_lake(workdir: Path | None, prefix: str, port: int):
         CARELAKE_LAKE_ROOT=str(folder / "lake"),
         CARELAKE_LANDING_ROOT=str(folder / "landing"),
         CARELAKE_METASTORE_PORT=os.environ.get("CARELAKE_METASTORE_PORT", str(port)),
+        CARELAKE_ENV=os.environ.get("CARELAKE_ENV", "dev"),  # a throw-away lake: the documented dev pseudonym key
     )
     from carelake import metastore
     from carelake.config import load_settings

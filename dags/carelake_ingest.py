@@ -1,7 +1,7 @@
 """
 ### carelake_ingest — landed extracts → bronze Delta tables
 
-Daily, per source in `metadata/sources.yml` (dynamic task mapping): loads the files of the
+Daily (the run started at 00:00 UTC on day D+1 covers the data interval of day D), per source in `metadata/sources.yml` (dynamic task mapping): loads the files of the
 run's **data interval** (the extract folder `YYYY-MM-DD` = the interval's first day) into
 `bronze.<source>__<entity>`, rejected records into `bronze.quarantine`, and records every file
 in `bronze.ingest_ledger`. Files already in the ledger are skipped, so rerunning an interval
@@ -14,21 +14,19 @@ Same step without Airflow: `carelake ingest --date YYYY-MM-DD [--source ID]`.
 
 from __future__ import annotations
 
-import pendulum
 from airflow.sdk import Asset, dag, task
+from airflow.timetables.interval import CronDataIntervalTimetable
 
-from carelake.orchestration import BRONZE_ASSET_URI, DEFAULT_ARGS, interval_date
+from carelake.orchestration import BRONZE_ASSET_URI, dag_defaults, interval_date
 
 
 @dag(
     dag_id="carelake_ingest",
-    schedule="@daily",
-    start_date=pendulum.datetime(2026, 10, 1, tz="UTC"),
-    catchup=False,
-    max_active_runs=1,
-    default_args=DEFAULT_ARGS,
+    # a data *interval* of one day: the run at D+1 00:00 loads day D's extracts (plain "@daily" would key it on D+1)
+    schedule=CronDataIntervalTimetable("@daily", timezone="UTC"),
     tags=["carelake", "bronze", "ingest"],
     doc_md=__doc__,
+    **dag_defaults(),
 )
 def carelake_ingest():
     @task

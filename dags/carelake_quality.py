@@ -9,38 +9,35 @@ failed_rows, daily_metrics, anomalies, alerts); GX Data Docs under `<lake>/_qual
 
 Threshold breaches and anomalies raise rows in `quality.alerts` (and the configured notifiers).
 A failed rule of severity **critical** fails the task without retries, so the run shows red;
-lesser breaches leave it green with alerts. Emits the quality asset.
+lesser breaches leave it green with alerts. The quality run id is `airflow-<dag run id>`, so a task
+retry replaces that run's rows instead of adding a second run. Emits the quality asset.
 
 Same step without Airflow: `carelake validate`.
 """
 
 from __future__ import annotations
 
-import pendulum
 from airflow.sdk import Asset, dag, task
 
-from carelake.orchestration import DEFAULT_ARGS, QUALITY_ASSET_URI, SILVER_GOLD_ASSET_URI
+from carelake.orchestration import QUALITY_ASSET_URI, SILVER_GOLD_ASSET_URI, dag_defaults, quality_run_id
 
 
 @dag(
     dag_id="carelake_quality",
     schedule=[Asset(SILVER_GOLD_ASSET_URI)],
-    start_date=pendulum.datetime(2026, 9, 1, tz="UTC"),
-    catchup=False,
-    max_active_runs=1,
-    default_args=DEFAULT_ARGS,
     tags=["carelake", "quality", "great-expectations"],
     doc_md=__doc__,
+    **dag_defaults(),
 )
 def carelake_quality():
     @task(outlets=[Asset(QUALITY_ASSET_URI)])
-    def validate() -> dict:
+    def validate(run_id=None) -> dict:
         from airflow.exceptions import AirflowFailException
 
         from carelake.pipeline import QualityGateFailed, quality_step
 
         try:
-            return quality_step()
+            return quality_step(run_id=quality_run_id(run_id))
         except QualityGateFailed as exc:  # results are stored: retrying cannot change them
             raise AirflowFailException(str(exc)) from None
 

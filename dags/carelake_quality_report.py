@@ -12,23 +12,19 @@ Same step without Airflow: `carelake report --month YYYY-MM`.
 
 from __future__ import annotations
 
-import pendulum
 from airflow.sdk import dag, task
 from airflow.timetables.interval import CronDataIntervalTimetable
 
-from carelake.orchestration import DEFAULT_ARGS
+from carelake.orchestration import dag_defaults
 
 
 @dag(
     dag_id="carelake_quality_report",
     # a data *interval* of one month (Airflow 3's plain "@monthly" would give a zero-length interval at the trigger time)
     schedule=CronDataIntervalTimetable("@monthly", timezone="UTC"),
-    start_date=pendulum.datetime(2026, 9, 1, tz="UTC"),
-    catchup=False,
-    max_active_runs=1,
-    default_args=DEFAULT_ARGS,
     tags=["carelake", "quality", "report"],
     doc_md=__doc__,
+    **dag_defaults(),
 )
 def carelake_quality_report():
     @task

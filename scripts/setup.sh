@@ -26,10 +26,20 @@ if [ ! -f "$stamp" ] || [ requirements.lock -nt "$stamp" ] || [ pyproject.toml -
   touch "$stamp"
 fi
 
-if [ ! -f .cache/jars/.resolved ]; then
-  echo "setup: resolving Delta Lake and Derby jars from Maven Central (once)"
+if [ ! -f .cache/jars/.resolved ] || ! ls .cache/jars/org.postgresql_postgresql-*.jar >/dev/null 2>&1; then
+  echo "setup: resolving Delta Lake, Derby and PostgreSQL JDBC jars from Maven Central (once)"
   .venv/bin/carelake setup
   touch .cache/jars/.resolved
+fi
+
+# PostgreSQL server binaries: the jdbc source test starts a throw-away server (initdb/pg_ctl, no service)
+if ! command -v initdb >/dev/null && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "setup: installing Debian's postgresql (server binaries for the jdbc source test)"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+  else
+    echo "setup: PostgreSQL not found; install the Debian package 'postgresql' to run the jdbc source test" >&2
+  fi
 fi
 
 # headless Chromium: the quality report test renders the monthly HTML report in a real browser

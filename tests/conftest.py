@@ -42,6 +42,7 @@ def lake_env(tmp_path_factory):
         "CARELAKE_METASTORE_PORT": str(_free_port()),
         "CARELAKE_DRIVER_MEMORY": os.environ.get("CARELAKE_DRIVER_MEMORY", "3g"),
         "CARELAKE_SHUFFLE_PARTITIONS": "2",
+        "CARELAKE_ENV": "dev",  # the documented dev pseudonym key (metadata/privacy/deidentification.yml)
     }
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
@@ -72,7 +73,36 @@ def spark(settings):
 
 
 @pytest.fixture(scope="session")
-def registry(settings):
+def onboarded_source(settings, tmp_path_factory):
+    """A hospital onboarded by configuration only (tests/onboarding_hospital.py): its files land in the demo landing,
+    `suggest` proposes its entry, the reviewed entry joins the demo registry (CARELAKE_REGISTRY, so dbt and the CLI
+    see it too) - all before the demo ingest, so the one demo silver/gold build carries it."""
+    from types import SimpleNamespace
+
+    import yaml
+    from onboarding_hospital import SOURCE_ID, accepted_entry, write_hospital
+
+    from carelake.onboarding.suggest import suggest
+    from carelake.registry import load_registry
+
+    written = write_hospital(settings.landing_root)
+    proposal = suggest(written.folder.parent, SOURCE_ID, load_registry(settings), settings)
+    entry = accepted_entry(proposal.entry())
+    raw = yaml.safe_load(settings.sources_file.read_text(encoding="utf-8"))
+    path = tmp_path_factory.mktemp("registry") / "sources.yml"
+    path.write_text(yaml.safe_dump({**raw, "sources": [*raw["sources"], entry]}, allow_unicode=True, sort_keys=False),
+                    encoding="utf-8")
+    saved = os.environ.get("CARELAKE_REGISTRY")
+    os.environ["CARELAKE_REGISTRY"] = str(path)
+    yield SimpleNamespace(written=written, proposal=proposal, entry=entry, registry_file=path)
+    if saved is None:
+        os.environ.pop("CARELAKE_REGISTRY", None)
+    else:
+        os.environ["CARELAKE_REGISTRY"] = saved
+
+
+@pytest.fixture(scope="session")
+def registry(settings, onboarded_source):
     from carelake.registry import load_registry
 
     return load_registry(settings)
@@ -106,10 +136,10 @@ def silver(settings, spark, demo_lake):
 
 @pytest.fixture(scope="session")
 def gold(settings, spark, silver):
-    """The MPI, then dbt gold (OMOP + master data), built once on the demo lake."""
-    from carelake.transform import GOLD_SELECTION, build, run_mpi
+    """The MPI, de-identification (pseudonyms, redacted notes), then dbt gold (OMOP + master data), built once."""
+    from carelake.transform import GOLD_SELECTION, build, run_deidentify, run_mpi
 
-    mpi_summary = run_mpi(settings, spark)
+    mpi_summary = run_mpi(settings, spark) + "\n" + run_deidentify(settings, spark)
     result = build(settings, GOLD_SELECTION)
     assert result.success, mpi_summary + "\n" + result.summary()
     return result
@@ -121,6 +151,21 @@ def quality_run(settings, spark, gold):
     from carelake.quality import validate
 
     return validate(settings, spark, run_id="test-quality-run")
+
+
+def run_dag(dagbag, dag_id: str, interval_start: str | None = None):
+    """``dag.test()`` of one DAG in-process; returns the DagRun.
+
+    For a time-scheduled DAG, the run of the data interval that starts at ``interval_start``
+    (YYYY-MM-DD): Airflow runs an interval once it has ended, and ``dag.test`` infers the last
+    complete interval before the date it is given, so it is given the interval's end.
+    """
+    import pendulum
+
+    dag = dagbag.get_dag(dag_id)
+    if interval_start is None:
+        return dag.test()
+    return dag.test(logical_date=dag.timetable._get_next(pendulum.parse(interval_start, tz="UTC")))
 
 
 @pytest.fixture(scope="session")

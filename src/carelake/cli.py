@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Optional
@@ -128,7 +129,7 @@ def ingest(
     print_ingest_report(report)
     if not report.balanced:
         raise typer.Exit(3)
-    if fail_on_error and report.failed:
+    if fail_on_error and (report.failed or any(p.error for p in report.pulls)):
         raise typer.Exit(1)
 
 
@@ -158,23 +159,28 @@ def print_ingest_report(report) -> None:
         console.print(f"[red]failed[/red] {o.describe()}  ({o.rows_quarantined} record(s) quarantined)")
     for table_name, cols in report.drift.items():
         console.print(f"[yellow]schema drift[/yellow] bronze.{table_name}: new column(s) {', '.join(cols)}")
+    for pull in report.pulls:  # jdbc sources
+        console.print(("[red]pull[/red] " if pull.error else "pulled ") + pull.describe())
 
 
 @app.command()
 def transform(
     select: Optional[str] = typer.Option(None, help="Only this dbt selection (e.g. 'staging', 'marts', 'person+')."),
     full_refresh: bool = typer.Option(False, help="Rebuild incremental models from scratch."),
+    step: list[str] = typer.Option(None, "--step", help="Only these steps (repeatable), as the Airflow tasks: "
+                                   "build_silver, link_patients, deidentify, build_gold."),
 ):
     """Build silver and gold with dbt (transforms/) and link patients across sources (MPI).
 
     Runs `dbt build` (models + dbt tests) for seeds, staging and intermediate, then the master
-    patient index (Splink on Spark), then the gold marts (OMOP CDM v5.4 + master data). Exit 1 on a failure.
+    patient index (Splink on Spark), then de-identification (keyed pseudonyms, redacted notes), then the
+    gold marts (OMOP CDM v5.4 + master data). Exit 1 on a failure.
     """
-    _transform_or_exit(_settings(), select=select, full_refresh=full_refresh)
+    _transform_or_exit(_settings(), select=select, full_refresh=full_refresh, steps=step or None)
 
 
 def _transform_or_exit(settings, **options) -> None:
-    """Run silver -> MPI -> gold and print the summary; exit 1 with the summary so far on a failure."""
+    """Run silver -> MPI -> de-identification -> gold and print the summary; exit 1 with the summary so far on a failure."""
     from carelake.pipeline import StepFailed, transform_step
 
     try:
@@ -182,6 +188,9 @@ def _transform_or_exit(settings, **options) -> None:
     except StepFailed as exc:
         console.print(f"[red]transform failed[/red]\n{exc}")
         raise typer.Exit(1) from None
+    except ValueError as exc:  # an unknown --step
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
 
 
 @app.command()
@@ -243,7 +252,8 @@ def validate(
     settings = _settings()
     run = run_validate(settings, _spark(settings), run_id=run_id, tables=table or None)
     console.print(run.summary())
-    if run.failed_by_severity.get("critical"):
+    if not run.gate_passed:
+        console.print("[red]quality gate failed:[/] " + "; ".join(run.critical_failures))
         raise typer.Exit(1)
 
 
@@ -284,11 +294,18 @@ def demo(
     patients: int = typer.Option(300, help="Patients per hospital."),
     days: int = typer.Option(2, help="Days of daily extracts."),
     with_transform: bool = typer.Option(True, "--transform/--no-transform", help="Also build silver and gold (dbt + MPI)."),
+    with_governance: bool = typer.Option(True, "--governance/--no-governance",
+                                         help="Also validate (quality report of the last month) and build the role views."),
 ):
-    """The main job on the embedded default: generate extracts, ingest them and the real samples, build silver and gold."""
+    """The main job on the embedded default: generate extracts, ingest them and the real samples, build silver and gold,
+    validate them, write the month's quality report and the role-based masked views.
+
+    A demo lake is a development lake: unless CARELAKE_PSEUDONYM_KEY is set it uses the documented dev pseudonym key.
+    """
     from carelake.generate import generate as run_generate
     from carelake.ingest import ingest as run_ingest
 
+    os.environ.setdefault("CARELAKE_ENV", "dev")
     settings = _settings()
     registry = _registry(settings, None)
     summary = run_generate(settings.landing_root, hospitals=hospitals, patients=patients, days=days)
@@ -301,7 +318,21 @@ def demo(
         raise typer.Exit(3)
     if with_transform:
         _transform_or_exit(settings)
+    if with_transform and with_governance:
+        _demo_governance(settings, spark, last_day=max(f.extract_date for f in summary.files))
     console.print(f"lake: {settings.lake_root}  (try: carelake tables gold, carelake ledger --failed, carelake quarantine)")
+
+
+def _demo_governance(settings, spark, last_day: str) -> None:
+    """Validate (all three levels), write the quality report of the last extract month, build the role views."""
+    from carelake.access.roles import build_views
+    from carelake.quality import validate as run_validate
+    from carelake.quality.report import build_report
+
+    run = run_validate(settings, spark)
+    console.print(run.summary())
+    console.print(f"quality report: {build_report(spark, settings, last_day[:7])}")
+    console.print(build_views(spark, settings).summary())
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
@@ -346,6 +377,90 @@ def sources_validate(registry_file: Optional[Path] = RegistryOpt):
     console.print(f"[green]ok[/green] {len(registry.sources)} sources, {sum(len(s.entities) for s in registry.sources)} entities")
 
 
+@sources_app.command("profile")
+def sources_profile(
+    folder: Path = typer.Argument(..., help="Folder (or file) of a new source's extracts."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of tables."),
+):
+    """Profile extracts: encoding, delimiter, header, column types, date formats, code systems, keys, PII, malformed rows."""
+    import json
+
+    from carelake.onboarding.profile import profile_folder, render
+
+    try:
+        profiles = profile_folder(folder)
+    except FileNotFoundError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    if as_json:
+        print(json.dumps([p.to_dict() for p in profiles], ensure_ascii=False, indent=2))
+    else:
+        render(profiles, console)
+
+
+@sources_app.command("suggest")
+def sources_suggest(
+    folder: Path = typer.Argument(..., help="Folder of the new source's extracts (date folders become {date})."),
+    source_id: str = typer.Option(..., "--id", help="Id of the new source (lower_snake_case)."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Write the proposed entry here instead of printing it."),
+    registry_file: Optional[Path] = RegistryOpt,
+):
+    """Propose a registry entry for a new source: entities, column mapping with confidences, formats (review the TODOs)."""
+    from carelake.onboarding.suggest import suggest
+
+    settings = _settings()
+    proposal = suggest(folder, source_id, _registry(settings, registry_file), settings).to_yaml()
+    if out:
+        out.write_text(proposal, encoding="utf-8")
+        err.print(f"wrote {out}")
+    else:
+        print(proposal, end="")
+
+
+@sources_app.command("check")
+def sources_check(
+    source_id: str = typer.Argument(..., help="The source to dry-run."),
+    entry: Optional[Path] = typer.Option(None, "--entry", help="A proposed entry (YAML list, as `suggest` writes) to check instead of the registered one."),
+    date: Optional[str] = typer.Option(None, "--date", help="Only the files of this extract date (YYYY-MM-DD)."),
+    registry_file: Optional[Path] = RegistryOpt,
+):
+    """Dry run over the landed files, writing nothing: rows -> bronze / quarantine, unmapped required columns; exit 1 on errors."""
+    import yaml
+
+    from carelake.onboarding.check import check_source, render, with_entries
+    from carelake.registry import RegistryError
+
+    registry = _registry(_settings(), registry_file)
+    try:
+        if entry:
+            registry = with_entries(registry, yaml.safe_load(entry.read_text(encoding="utf-8")))
+        report = check_source(registry, registry.source(source_id), date)
+    except RegistryError as exc:
+        err.print(f"[red]registry error[/red] {exc}")
+        raise typer.Exit(2) from None
+    render(report, console)
+    raise typer.Exit(0 if report.ok else 1)
+
+
+@sources_app.command("pull")
+def sources_pull(
+    source_ids: Optional[list[str]] = typer.Argument(None, help="jdbc sources to pull (default: every jdbc source)."),
+    registry_file: Optional[Path] = RegistryOpt,
+):
+    """Pull database (jdbc) sources incrementally into bronze (watermark, merge by key, deletes); exit 1 on a failed pull."""
+    from carelake.ingest.jdbc import PullFailed, pull_sources
+
+    settings = _settings()
+    registry = _registry(settings, registry_file)
+    try:
+        results = pull_sources(settings, registry, source_ids or None, spark=_spark(settings))
+    except PullFailed as exc:
+        err.print(f"[red]pull failed[/red] {exc}")
+        raise typer.Exit(1) from None
+    for r in results:
+        console.print(r.describe())
+
+
 @metastore_app.command("start")
 def metastore_start():
     """Start the Derby network server holding the shared catalog (no-op if running)."""
@@ -372,6 +487,143 @@ def metastore_status():
 
     console.print(metastore.status(_settings()))
 
+
+# --- governance: classification, role views, audited queries, audit chain, lifecycle, erasure (issue #6) ---
+views_app = typer.Typer(help="Role-based masked views (metadata/privacy/roles.yml).", no_args_is_help=True)
+audit_app = typer.Typer(help="The hash-chained access audit (audit.access_log).", no_args_is_help=True)
+lifecycle_app = typer.Typer(help="Retention, archive and VACUUM per table (metadata/lifecycle.yml).", no_args_is_help=True)
+app.add_typer(views_app, name="views")
+app.add_typer(audit_app, name="audit")
+app.add_typer(lifecycle_app, name="lifecycle")
+
+
+@app.command()
+def classify(check: bool = typer.Option(False, "--check", help="Only check; exit 1 naming every unclassified column.")):
+    """List every silver and gold column with its category and level (metadata/classification.yml); store them."""
+    from carelake.access.classification import classify_catalogue, store, unclassified
+
+    settings = _settings()
+    spark = _spark(settings)
+    results = classify_catalogue(spark, settings)
+    missing = unclassified(results)
+    if not check:
+        table = Table(title="column classification")
+        for col in ("table", "column", "category", "level", "rule"):
+            table.add_column(col)
+        for r in results:
+            table.add_row(r.table, r.column, r.category or "[red]UNCLASSIFIED[/]", str(r.level or ""), r.rule or "")
+        console.print(table)
+        if not missing:
+            console.print(f"stored {store(spark, settings, results)} rows in governance.column_classification")
+    for name in missing:
+        err.print(f"[red]unclassified[/] {name}")
+    console.print(f"{len(results) - len(missing)} of {len(results)} columns classified")
+    if missing:
+        raise typer.Exit(1)
+
+
+@views_app.command("build")
+def views_build():
+    """(Re)create the masked views of every role: <layer>_<role>.<table>."""
+    from carelake.access.roles import RolePolicyError, build_views
+
+    settings = _settings()
+    try:
+        built = build_views(_spark(settings), settings)
+    except RolePolicyError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from None
+    console.print(built.summary())
+
+
+@app.command()
+def query(
+    sql: str = typer.Argument(..., help="One read-only statement naming tables by layer, e.g. 'select count(*) from gold.person'."),
+    role: str = typer.Option(..., "--role", help="Your role (metadata/privacy/roles.yml)."),
+    user: str = typer.Option(..., "--user", help="Who asks (recorded in the audit log)."),
+    purpose: str = typer.Option(..., "--purpose", help="Why (recorded in the audit log)."),
+    limit: int = typer.Option(100, help="Rows returned at most."),
+):
+    """Run a query through the role's masked views; the access is recorded in audit.access_log."""
+    from carelake.access import AccessDenied, query as run_query
+
+    settings = _settings()
+    try:
+        columns, rows = run_query(_spark(settings), settings, sql, role=role, user=user, purpose=purpose, limit=limit)
+    except AccessDenied as exc:
+        err.print(f"[red]access denied[/red] {exc}")
+        raise typer.Exit(3) from None
+    table = Table()
+    for col in columns:
+        table.add_column(col)
+    for row in rows:
+        table.add_row(*["" if v is None else str(v) for v in row])
+    console.print(table)
+    console.print(f"{len(rows)} rows")
+
+
+@audit_app.command("verify")
+def audit_verify():
+    """Recompute the audit hash chain; exit 1 naming the first edited, deleted or reordered record."""
+    from carelake.access import verify_chain
+
+    result = verify_chain(_spark(_settings()))
+    (console if result.ok else err).print(result.summary())
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+@lifecycle_app.command("run")
+def lifecycle_run(
+    dry_run: bool = typer.Option(False, "--dry-run", help="Count what would be archived or deleted; change nothing."),
+    as_of: Optional[str] = typer.Option(None, "--as-of", help="Reference date YYYY-MM-DD (default: today, UTC)."),
+):
+    """Archive cold rows, delete expired rows, VACUUM; one summary line per table."""
+    from datetime import date
+
+    from carelake.lifecycle import run_lifecycle
+
+    settings = _settings()
+    outcomes = run_lifecycle(_spark(settings), settings, as_of=date.fromisoformat(as_of) if as_of else None,
+                             dry_run=dry_run)
+    for outcome in outcomes:
+        console.print(outcome.line())
+    console.print(("dry run: nothing changed; " if dry_run else "") + f"{len(outcomes)} tables")
+
+
+@app.command()
+def erase(
+    person: str = typer.Option(..., "--person", help="person_id, or source_id:patient_source_id."),
+    reason: str = typer.Option(..., "--reason", help="Why (e.g. the request's reference); recorded in the audit log."),
+    requested_by: str = typer.Option("governance_officer", "--by", help="Who carries it out (audit log)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Count the person's rows per table; delete nothing."),
+):
+    """Erase one person from bronze, silver, gold, quality and the archive; vacuum; record it (keyed reference only)."""
+    from carelake.lifecycle import PersonNotFound, erase_person
+
+    settings = _settings()
+    try:
+        result = erase_person(_spark(settings), settings, person, reason, requested_by=requested_by, dry_run=dry_run)
+    except PersonNotFound as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    console.print(result.summary())
+
+
+
+# --- privacy: PII detection (issue #6) ---
+pii_app = typer.Typer(help="Find personal data in silver (Presidio; metadata/privacy/deidentification.yml).", no_args_is_help=True)
+app.add_typer(pii_app, name="pii")
+
+
+@pii_app.command("scan")
+def pii_scan(table: list[str] = typer.Option(None, "--table", "-t", help="Only this silver table (repeatable).")):
+    """Scan free text in full and sample every other string column; store privacy.pii_findings; print undeclared PII."""
+    from carelake.privacy.scan import scan_lake
+
+    settings = _settings()
+    result = scan_lake(settings, _spark(settings), tables=table or None)
+    console.print(result.summary())
 
 def main() -> None:
     try:

@@ -1,4 +1,5 @@
-"""The JVM jars carelake needs beyond pyspark's own: Delta Lake and the Derby network client/server.
+"""The JVM jars carelake needs beyond pyspark's own: Delta Lake, the Derby network client/server and
+the JDBC drivers of the database sources (PostgreSQL; MySQL / SQL Server drivers are added the same way).
 
 They are resolved once from Maven Central by Spark's own Ivy (into a project-local
 Ivy folder) and copied into ``.cache/jars``; every later run reads them from there
@@ -16,6 +17,7 @@ from pathlib import Path
 from carelake.config import Settings
 
 DERBY_VERSION = "10.16.1.1"  # the version pyspark ships (derby, derbyshared, derbytools)
+POSTGRESQL_JDBC = "org.postgresql:postgresql:42.7.14"  # `jdbc` sources (metadata/sources.yml) on PostgreSQL
 
 
 def delta_coordinate() -> str:
@@ -30,6 +32,7 @@ def maven_coordinates() -> list[str]:
         delta_coordinate(),
         f"org.apache.derby:derbynet:{DERBY_VERSION}",
         f"org.apache.derby:derbyclient:{DERBY_VERSION}",
+        POSTGRESQL_JDBC,
     ]
 
 
@@ -47,6 +50,7 @@ def _wanted() -> dict[str, str]:
         "delta_storage": _ivy_name(f"io.delta:delta-storage:{rev}"),
         "derbynet": _ivy_name(f"org.apache.derby:derbynet:{DERBY_VERSION}"),
         "derbyclient": _ivy_name(f"org.apache.derby:derbyclient:{DERBY_VERSION}"),
+        "postgresql": _ivy_name(POSTGRESQL_JDBC),
     }
 
 

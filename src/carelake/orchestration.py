@@ -23,6 +23,21 @@ DEFAULT_ARGS = {
     "execution_timeout": timedelta(hours=2),
 }
 
+# The start of the data the DAGs may be asked to (back)fill: the demo's first extract day; override per deployment.
+START_DATE = os.environ.get("CARELAKE_DAG_START_DATE", "2026-09-01")
+
+
+def dag_defaults(**overrides) -> dict:
+    """Keyword arguments every carelake DAG shares: start date, no catch-up, one run at a time, task defaults.
+
+    A DAG file passes its own ``dag_id``, ``schedule``, ``tags`` and ``doc_md`` next to ``**dag_defaults()``.
+    """
+    import pendulum
+
+    return {"start_date": pendulum.parse(START_DATE, tz="UTC"), "catchup": False, "max_active_runs": 1,
+            "default_args": DEFAULT_ARGS, **overrides}
+
+
 # Asset URIs: a DAG that writes a layer names it as an outlet; the next layer's DAG is scheduled on it.
 BRONZE_ASSET_URI = "carelake://lake/bronze"
 SILVER_GOLD_ASSET_URI = "carelake://lake/gold"
@@ -32,6 +47,11 @@ QUALITY_ASSET_URI = "carelake://lake/quality"
 def interval_date(data_interval_start) -> str:
     """The extract date a run covers: the first day of its data interval (YYYY-MM-DD)."""
     return data_interval_start.date().isoformat()
+
+
+def quality_run_id(dag_run_id: str) -> str:
+    """The quality run id of an Airflow DAG run (a retried task replaces its rows in quality.*)."""
+    return f"airflow-{dag_run_id}"
 
 
 def airflow_home(settings: Settings | None = None) -> Path:

@@ -47,12 +47,17 @@ def source_ids(settings: Settings | None = None) -> list[str]:
     return [s.id for s in load_registry(settings or load_settings()).sources]
 
 
-def transform_step(settings: Settings | None = None, select: str | list[str] | None = None, full_refresh: bool = False) -> str:
-    """Build silver (dbt), link patients (MPI), build gold (dbt); dbt tests run as part of the builds."""
+def transform_step(settings: Settings | None = None, select: str | list[str] | None = None, full_refresh: bool = False,
+                   steps: list[str] | None = None) -> str:
+    """Build silver (dbt), link patients (MPI), de-identify, build gold (dbt); dbt tests run as part of the builds.
+
+    ``steps`` picks some of :data:`carelake.transform.STEPS` (the Airflow tasks run one each);
+    ``select`` builds one dbt selection instead.
+    """
     from carelake.transform import TransformFailed, transform
 
     try:
-        return transform(settings or load_settings(), select=select, full_refresh=full_refresh)
+        return transform(settings or load_settings(), select=select, full_refresh=full_refresh, steps=steps)
     except TransformFailed as exc:
         raise StepFailed(str(exc)) from None
 
@@ -61,7 +66,7 @@ class QualityGateFailed(StepFailed):
     """Validation ran and its results are stored, but a critical rule failed its threshold."""
 
 
-def quality_step(settings: Settings | None = None, tables: list[str] | None = None) -> dict:
+def quality_step(settings: Settings | None = None, tables: list[str] | None = None, run_id: str | None = None) -> dict:
     """Validate silver and gold (all three levels), write quality.* tables, raise alerts.
 
     Fails (``QualityGateFailed``) when a rule of severity ``critical`` failed its threshold;
@@ -72,17 +77,25 @@ def quality_step(settings: Settings | None = None, tables: list[str] | None = No
 
     settings = settings or load_settings()
     spark = get_spark(settings)
-    run = validate(settings, spark, tables=tables)
-    critical = spark.sql(
-        "SELECT DISTINCT rule_id, source_id FROM quality.results "
-        f"WHERE run_id = '{run.run_id}' AND status = 'failed' AND severity = 'critical' ORDER BY rule_id, source_id"
-    ).collect()
+    run = validate(settings, spark, run_id=run_id, tables=tables)
+    _record_pipeline_read(spark, settings, [f"silver.stg_*__{t[4:]}" if t.startswith("stg_") else f"gold.{t}" for t in run.tables],
+                          purpose="quality validation", details={"quality_run_id": run.run_id})
     summary = {"run_id": run.run_id, "tables": run.tables, "results": run.status_counts,
-               "critical_failures": [f"{r.rule_id} @ {r.source_id}" for r in critical]}
-    if critical:
-        raise QualityGateFailed(f"quality run {run.run_id}: {len(critical)} critical rule failure(s): "
-                                + "; ".join(summary["critical_failures"][:5]))
+               "critical_failures": run.critical_failures}
+    if not run.gate_passed:
+        raise QualityGateFailed(f"quality run {run.run_id}: {len(run.critical_failures)} critical rule failure(s): "
+                                + "; ".join(run.critical_failures[:5]))
     return summary
+
+
+def _record_pipeline_read(spark, settings: Settings, tables: list[str], purpose: str, details: dict) -> None:
+    """An access record in the hash-chained audit log for a pipeline step that read silver or gold."""
+    import getpass
+
+    from carelake.access import record_access
+
+    record_access(spark, settings, user=f"carelake-pipeline:{getpass.getuser()}", role="data_engineer", tables=tables,
+                  purpose=purpose, action="dag_read", details=details)
 
 
 def report_step(month: str, settings: Settings | None = None) -> str:

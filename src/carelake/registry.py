@@ -22,7 +22,7 @@ from carelake.config import Settings
 
 IDENT = r"^[a-z][a-z0-9_]*$"
 SourceKind = Literal["hospital", "primary_care", "cdc", "exam_centre", "reference_sample"]
-SourceFormat = Literal["csv", "fhir_ndjson", "fhir_bundle", "hl7v2"]
+SourceFormat = Literal["csv", "xlsx", "fhir_ndjson", "fhir_bundle", "hl7v2", "jdbc"]
 
 
 class RegistryError(ValueError):
@@ -39,7 +39,8 @@ class CsvOptions(_Strict):
     quotechar: str = '"'
     header_language: Literal["en", "zh", "other"] = "en"
     null_values: list[str] = Field(default_factory=lambda: ["", "NULL", "null", "NA", "N/A"])
-    date_format: str | None = None  # documentation for silver, e.g. "%Y/%m/%d"
+    date_format: str | None = None  # how dates are written, e.g. "%Y/%m/%d" (silver staging reads it)
+    datetime_format: str | None = None  # how local times are written, e.g. "%d.%m.%Y %H:%M"; default date_format + " %H:%M:%S"
 
     @field_validator("encoding")
     @classmethod
@@ -64,10 +65,17 @@ class CsvOptions(_Strict):
 
 class EntitySpec(_Strict):
     name: str = ""  # filled from the mapping key
-    path: str  # glob with placeholders {landing}, {shared}, {date}; relative paths are under landing
+    path: str = ""  # glob with placeholders {landing}, {shared}, {date}; relative paths are under landing
     columns: dict[str, str] = Field(default_factory=dict)  # source column -> canonical bronze column
     required: list[str] | None = None  # canonical columns that must be present; default from entities.yml
     resource_type: str | None = None  # FHIR: only resources of this type
+    sheet: str | None = None  # xlsx: the sheet of this entity (default: the first)
+    header_row: int = Field(default=1, ge=1)  # xlsx: 1-based row of the header (rows above it, e.g. a title, are skipped)
+    table: str | None = None  # jdbc: table (or view) to pull
+    query: str | None = None  # jdbc: or a SELECT to pull
+    key: list[str] = Field(default_factory=list)  # jdbc: source columns that identify a row (late updates merge on it)
+    watermark: str | None = None  # jdbc: monotonically increasing change column (e.g. updated_at) for incremental pulls
+    deleted_flag: str | None = None  # jdbc: deletion marker column (true/1/Y = deleted at the source)
     description: str = ""
 
     @field_validator("columns")
@@ -83,6 +91,32 @@ class EntitySpec(_Strict):
         return value
 
 
+class JdbcOptions(_Strict):
+    """A database a source exposes (HIS/LIS reporting database). Credentials never live here: they come from
+    ``CARELAKE_SOURCE_<ID>_USER`` / ``CARELAKE_SOURCE_<ID>_PASSWORD`` or from the Airflow connection ``airflow_conn_id``."""
+
+    url: str  # e.g. jdbc:postgresql://host:5432/his, jdbc:mysql://host:3306/his, jdbc:sqlserver://host:1433;databaseName=his
+    driver: str | None = None  # default from the URL (PostgreSQL, MySQL, SQL Server)
+    airflow_conn_id: str | None = None
+    fetch_size: int = 10_000
+    properties: dict[str, str] = Field(default_factory=dict)  # extra driver properties (never user/password)
+
+    @field_validator("url")
+    @classmethod
+    def _jdbc_url(cls, value: str) -> str:
+        if not value.startswith("jdbc:"):
+            raise ValueError(f"must start with 'jdbc:', got {value!r}")
+        return value
+
+    @field_validator("properties")
+    @classmethod
+    def _no_secrets(cls, value: dict[str, str]) -> dict[str, str]:
+        secret = [k for k in value if k.lower() in {"user", "password", "username"}]
+        if secret:
+            raise ValueError(f"credentials ({', '.join(secret)}) must come from the environment or an Airflow connection")
+        return value
+
+
 class SourceSpec(_Strict):
     id: str
     name: str
@@ -92,8 +126,20 @@ class SourceSpec(_Strict):
     region: str | None = None
     schedule: Literal["daily", "weekly", "monthly", "once"] = "daily"
     csv: CsvOptions = Field(default_factory=CsvOptions)
+    jdbc: JdbcOptions | None = None
     entities: dict[str, EntitySpec]
     description: str = ""
+
+    @model_validator(mode="after")
+    def _format_needs(self):
+        for entity in self.entities.values():
+            if self.format == "jdbc" and not (entity.table or entity.query):
+                raise ValueError(f"entity {entity.name}: a jdbc source needs `table` or `query` per entity")
+            if self.format != "jdbc" and not entity.path:
+                raise ValueError(f"entity {entity.name}: `path` is required")
+        if self.format == "jdbc" and self.jdbc is None:
+            raise ValueError("a jdbc source needs a `jdbc:` block with its `url`")
+        return self
 
     @field_validator("id")
     @classmethod

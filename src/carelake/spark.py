@@ -19,7 +19,7 @@ def spark_conf(settings: Settings, for_cluster_executors: bool = True) -> dict[s
     jars = jar_paths(settings)
     conf = {
         "spark.master": settings.spark_master,
-        "spark.jars": f"{jars['delta']},{jars['delta_storage']}",
+        "spark.jars": f"{jars['delta']},{jars['delta_storage']},{jars['postgresql']}",
         "spark.driver.extraClassPath": str(jars["derbyclient"]),
         "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
         "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",

@@ -14,6 +14,7 @@ Order of a full transform (``transform(settings)``)::
 
     dbt build --select resource_type:seed staging intermediate   # silver, incl. silver.int_patients__unioned
     carelake.mpi.link_patients  (python, writes silver.mpi_person_map)
+    carelake.privacy.deidentify_step  (python: silver.deid_person_pseudonyms, silver.deid_notes; the key stays here)
     dbt build --select marts                      # gold: OMOP CDM 5.4 + master data
 """
 
@@ -33,6 +34,8 @@ from carelake.config import Settings, load_settings
 TRANSFORMS_DIRNAME = "transforms"
 SILVER_SELECTION = ["resource_type:seed", "staging", "intermediate"]
 GOLD_SELECTION = ["marts"]
+# a full transform, in order; each is one task of the Airflow DAG and `carelake transform --step NAME`
+STEPS = ("build_silver", "link_patients", "deidentify", "build_gold")
 
 
 @dataclass
@@ -120,6 +123,17 @@ def dbt_env(settings: Settings) -> dict[str, str]:
     return env
 
 
+def _with_onboarded_sources(settings: Settings, args: list[str]) -> tuple[list[str], str]:
+    """Generate the staging models of sources registered without one (carelake.onboarding.staging); return the
+    dbt args with their ids and organisations as vars and the model path (relative to the project) dbt adds."""
+    from carelake.onboarding.staging import prepare
+
+    models, onboarded = prepare(settings)
+    if onboarded and args and args[0] not in ("deps", "clean", "debug", "init"):
+        args = [*args, "--vars", json.dumps(onboarded, ensure_ascii=False)]
+    return args, os.path.relpath(models, project_dir(settings))
+
+
 def run_dbt(args: list[str], settings: Settings | None = None, timeout: float | None = None) -> DbtResult:
     """Run ``dbt <args>`` in a subprocess against this lake; parse target/run_results.json."""
     from carelake import metastore
@@ -130,12 +144,14 @@ def run_dbt(args: list[str], settings: Settings | None = None, timeout: float | 
     (home / "target").mkdir(parents=True, exist_ok=True)
     run_results = home / "target" / "run_results.json"
     run_results.unlink(missing_ok=True)
+    env = dbt_env(settings)
+    args, env["CARELAKE_ONBOARDED_MODELS"] = _with_onboarded_sources(settings, list(args))
     cmd = [_dbt_executable(), *args]
     started = time.monotonic()
     proc = subprocess.run(
         cmd,
         cwd=project_dir(settings),
-        env=dbt_env(settings),
+        env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -177,27 +193,51 @@ def run_mpi(settings: Settings, spark=None) -> str:
     return f"MPI: {report} ({time.monotonic() - started:.1f}s)"
 
 
+def run_deidentify(settings: Settings, spark=None) -> str:
+    """Keyed pseudonyms and redacted notes for gold (metadata/privacy/deidentification.yml), in this process."""
+    from carelake.privacy import deidentify_step
+    from carelake.spark import get_spark
+
+    return deidentify_step(settings, spark or get_spark(settings))
+
+
+def run_step(step: str, settings: Settings, spark=None, full_refresh: bool = False) -> str:
+    """One step of :data:`STEPS` (the Airflow transform DAG runs one per task); the step's summary."""
+    if step == "link_patients":
+        return run_mpi(settings, spark)
+    if step == "deidentify":
+        return run_deidentify(settings, spark)
+    return _build_or_fail(settings, SILVER_SELECTION if step == "build_silver" else GOLD_SELECTION, full_refresh)
+
+
+def _build_or_fail(settings: Settings, selection, full_refresh: bool) -> str:
+    result = build(settings, selection, full_refresh)
+    if not result.success:
+        raise TransformFailed(result.summary() + "\nstopped: dbt build failed")
+    return result.summary()
+
+
 def transform(settings: Settings | None = None, select: str | list[str] | None = None,
-              full_refresh: bool = False, mpi: bool = True, spark=None) -> str:
+              full_refresh: bool = False, steps: list[str] | None = None, spark=None) -> str:
     """Build silver and gold; return a readable summary (models/tests passed/failed, timings).
 
-    With ``select`` only that selection is built (one dbt invocation). Without it, the three
-    steps run in order: seeds + staging + intermediate, the MPI (``mpi=False`` keeps the
-    existing silver.mpi_person_map), marts. Raises :class:`TransformFailed` (whose message is
-    the summary so far) when a dbt model or test fails.
+    With ``select`` only that dbt selection is built (one dbt invocation). Otherwise ``steps``
+    (default: all of :data:`STEPS`, in order): seeds + staging + intermediate, the MPI,
+    de-identification (pseudonyms, redacted notes), marts. Raises :class:`TransformFailed`
+    (whose message is the summary so far) when a dbt model or test fails.
     """
     settings = settings or load_settings()
-    steps = [select] if select else [SILVER_SELECTION, "mpi", GOLD_SELECTION]
+    if select:
+        return _build_or_fail(settings, select, full_refresh)
+    unknown = set(steps or ()) - set(STEPS)
+    if unknown:
+        raise ValueError(f"unknown transform step(s) {', '.join(sorted(unknown))}; steps are {', '.join(STEPS)}")
     parts: list[str] = []
-    for step in steps:
-        if step == "mpi":
-            if mpi:
-                parts.append(run_mpi(settings, spark))
-            continue
-        result = build(settings, step, full_refresh)
-        parts.append(result.summary())
-        if not result.success:
-            raise TransformFailed("\n".join(parts + ["stopped: dbt build failed"]))
+    for step in [s for s in STEPS if s in (steps or STEPS)]:
+        try:
+            parts.append(run_step(step, settings, spark, full_refresh))
+        except TransformFailed as exc:
+            raise TransformFailed("\n".join([*parts, str(exc)])) from None
     return "\n".join(parts)
 
 

@@ -8,9 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pendulum
 import pytest
 import yaml
+from conftest import run_dag
 
 REPO = Path(__file__).resolve().parents[2]
 DAGS = REPO / "dags"
@@ -21,12 +21,29 @@ def dagbag(airflow_dags):
     return airflow_dags
 
 
-def test_dags_import_cleanly_with_owners_retries_and_docs(dagbag):
+# the schedules the README and the DAG docs promise: daily and monthly data intervals, or the asset written upstream
+SCHEDULES = {
+    "carelake_ingest": ("CronDataIntervalTimetable", "0 0 * * *"),
+    "carelake_transform": ("AssetTriggeredTimetable", "carelake://lake/bronze"),
+    "carelake_quality": ("AssetTriggeredTimetable", "carelake://lake/gold"),
+    "carelake_quality_report": ("CronDataIntervalTimetable", "0 0 1 * *"),
+    "carelake_lifecycle": ("CronDataIntervalTimetable", "0 0 * * 0"),
+}
+
+
+def test_dags_import_cleanly_with_owners_retries_docs_and_documented_schedules(dagbag):
+    from airflow.utils.dag_cycle_tester import check_cycle
+
     assert dagbag.import_errors == {}
-    assert {"carelake_ingest", "carelake_transform", "carelake_quality", "carelake_quality_report"} <= set(dagbag.dags)
+    assert set(SCHEDULES) <= set(dagbag.dags)
     for dag_id, dag in dagbag.dags.items():
         assert dag.doc_md and "carelake" in dag.tags, dag_id
-        assert dag.schedule is not None or dag.timetable is not None, dag_id
+        check_cycle(dag)
+        kind, expected = SCHEDULES.get(dag_id, (None, None))
+        if kind:
+            timetable = dag.timetable
+            assert type(timetable).__name__ == kind, (dag_id, timetable)
+            assert expected in (getattr(timetable, "_expression", None) or str(dag.timetable.asset_condition)), dag_id
         for task in dag.tasks:
             assert task.owner == "carelake-data-engineering", (dag_id, task.task_id)
             assert task.retries >= 1 and task.execution_timeout is not None, (dag_id, task.task_id)
@@ -67,11 +84,6 @@ def three_days(settings, tmp_path_factory):
     return registry_file, expected
 
 
-def _run(dagbag, dag_id: str, day: str):
-    dag = dagbag.get_dag(dag_id)
-    return dag.test(logical_date=pendulum.parse(day, tz="UTC"))
-
-
 def _ledger_by_date(spark) -> dict[str, int]:
     rows = spark.sql(
         "SELECT extract_date, sum(rows_read) AS n FROM bronze.ingest_ledger WHERE source_id LIKE 'af0%' GROUP BY extract_date"
@@ -83,16 +95,34 @@ def test_ingest_dag_loads_exactly_its_interval_and_reruns_change_nothing(spark, 
     registry_file, expected = three_days
     monkeypatch.setenv("CARELAKE_REGISTRY", str(registry_file))
 
-    run = _run(dagbag, "carelake_ingest", "2026-10-03")
+    run = run_dag(dagbag, "carelake_ingest", "2026-10-03")
     assert run.state == "success"
     assert _ledger_by_date(spark) == {"2026-10-03": expected["2026-10-03"]}
     version = spark.sql("DESCRIBE HISTORY bronze.af01_riverside__patients LIMIT 1").first()["version"]
 
-    assert _run(dagbag, "carelake_ingest", "2026-10-03").state == "success"  # same interval again
+    assert run_dag(dagbag, "carelake_ingest", "2026-10-03").state == "success"  # same interval again
     assert spark.sql("DESCRIBE HISTORY bronze.af01_riverside__patients LIMIT 1").first()["version"] == version
 
     for day in ("2026-10-04", "2026-10-05"):  # a backfill of the two past days
-        assert _run(dagbag, "carelake_ingest", day).state == "success"
+        assert run_dag(dagbag, "carelake_ingest", day).state == "success"
     assert _ledger_by_date(spark) == expected
     bronze = spark.table("bronze.af04_nanhu_adt__messages").groupBy("_extract_date").count().collect()
     assert sorted(r["_extract_date"].isoformat() for r in bronze) == sorted(expected)
+
+
+def test_monthly_report_dag_writes_the_report_of_its_interval_month(quality_run, spark, settings, dagbag):
+    """The @monthly run whose data interval is October writes October's report (keyed on the interval, not on now)."""
+    from carelake.quality.report import Month, default_report_path
+
+    month = min(r[0] for r in spark.sql(
+        f"select date_format(period_start, 'yyyy-MM') from quality.scores where run_id = '{quality_run.run_id}' "
+        "and period_type = 'month'").collect())
+    path = default_report_path(settings, Month.parse(month))
+    path.unlink(missing_ok=True)
+    run = run_dag(dagbag, "carelake_quality_report", f"{month}-01")
+    assert run.state == "success"
+    assert run.data_interval_start.strftime("%Y-%m") == month and run.data_interval_end.month != run.data_interval_start.month
+    html = path.read_text(encoding="utf-8")
+    sources = {r[0] for r in spark.sql(f"select distinct source_id from quality.scores where run_id = '{quality_run.run_id}' "
+                                        f"and period_type = 'month' and date_format(period_start, 'yyyy-MM') = '{month}'").collect()}
+    assert month in html and sources and all(s in html for s in sources if s != "*")

@@ -14,7 +14,7 @@ SPEC = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "referen
 OMOP_TABLES = (
     "person", "observation_period", "visit_occurrence", "condition_occurrence", "drug_exposure", "measurement",
     "observation", "death", "location", "care_site", "provider", "cdm_source", "concept", "source_to_concept_map",
-    "procedure_occurrence",
+    "procedure_occurrence", "note",
 )
 GENERATED_PATIENT_SOURCES = ("h01_riverside", "h02_dongcheng", "h03_xishan_chc", "h04_nanhu_adt")
 GENERATED_SOURCES = (*GENERATED_PATIENT_SOURCES, "h04_nanhu_his")  # the samples: tests/e2e/test_transform_samples.py

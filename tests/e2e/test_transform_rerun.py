@@ -1,11 +1,13 @@
-"""A daily load into gold: one new day of extracts merges without duplicates and without changing ids.
+"""A daily load through the Airflow DAGs: ingest → transform → quality on one new day of extracts.
 
 The session's demo lake holds ``days`` days of the demo generation. This module lands the next
 day (the generator's follow-on day: newcomers, returning patients, discharges of earlier stays,
-updates, master-data changes, defects), ingests it and rebuilds silver, the MPI and gold through
-the same entry points the Airflow DAGs use (``carelake.pipeline``), then checks gold against a
-snapshot taken before. Last, a ``--full-refresh`` of the incremental silver models must give the
-same contents as the incremental merges did.
+updates, master-data changes, defects) and runs the real DAGs in-process (``dag.test()``, real
+Spark, Delta, dbt, GX): ``carelake_ingest`` on the day's data interval, ``carelake_transform``
+(silver, MPI, gold) and ``carelake_quality``. It checks gold against a snapshot taken before (no
+duplicates, ids stable, the day's rows arrive), the quality run the DAG recorded (a failed
+critical rule marks the DAG run failed), that rerunning the same interval changes nothing, and
+last that a ``--full-refresh`` of the incremental silver models gives what the merges gave.
 
 It changes the demo lake, so it runs after every other test (``CHANGES_DEMO_LAKE``, see conftest).
 """
@@ -18,7 +20,7 @@ from collections import Counter
 from datetime import date, timedelta
 
 import pytest
-from conftest import DEMO_GENERATION
+from conftest import DEMO_GENERATION, run_dag
 
 CHANGES_DEMO_LAKE = True
 NEXT_DATE = (date.fromisoformat(DEMO_GENERATION["start_date"]) + timedelta(days=DEMO_GENERATION["days"])).isoformat()
@@ -93,32 +95,76 @@ def snapshot(spark, settings) -> dict:
     return snap
 
 
+def bronze_versions(spark) -> dict[str, int]:
+    return {t.name: spark.sql(f"DESCRIBE HISTORY bronze.{t.name} LIMIT 1").first()["version"]
+            for t in spark.catalog.listTables("bronze") if not t.isTemporary}
+
+
 @pytest.fixture(scope="module")
-def rerun(spark, settings, demo_extracts, gold):
-    """Snapshot, land the next day, ingest it and rebuild silver + MPI + gold as the DAGs do."""
-    from carelake import pipeline
+def rerun(spark, settings, demo_extracts, gold, airflow_dags):
+    """Snapshot, land the next day, run the ingest, transform and quality DAGs, then the ingest DAG again."""
     from carelake.generate import generate
 
     before = snapshot(spark, settings)
     truth_before = read_truth(demo_extracts.truth_dir / "persons.csv")
     landed = generate(settings.landing_root, **DEMO_GENERATION, follow_on_days=1, only_dates=[NEXT_DATE])
-    ingested = pipeline.ingest_step(date=NEXT_DATE, settings=settings)
-    summary = pipeline.transform_step(settings=settings)
-    return {"before": before, "after": snapshot(spark, settings), "truth_before": truth_before,
+    runs = {"ingest": run_dag(airflow_dags, "carelake_ingest", NEXT_DATE)}
+    runs["transform"] = run_dag(airflow_dags, "carelake_transform")
+    after = snapshot(spark, settings)
+    runs["quality"] = run_dag(airflow_dags, "carelake_quality")
+    ledger, versions = spark.table("bronze.ingest_ledger").count(), bronze_versions(spark)
+    runs["ingest_again"] = run_dag(airflow_dags, "carelake_ingest", NEXT_DATE)
+    return {"before": before, "after": after, "truth_before": truth_before, "runs": runs,
             "truth_after": read_truth(landed.truth_dir / "persons.csv"),
-            "new_files": [f for f in landed.files if f.extract_date == NEXT_DATE], "ingested": ingested, "summary": summary}
+            "new_files": [f for f in landed.files if f.extract_date == NEXT_DATE],
+            "ledger_rows": (ledger, spark.table("bronze.ingest_ledger").count()),
+            "bronze_versions": (versions, bronze_versions(spark))}
+
+
+def test_the_dags_ran(rerun):
+    runs = rerun["runs"]
+    assert {k: runs[k].state for k in ("ingest", "transform", "ingest_again")} == dict.fromkeys(
+        ("ingest", "transform", "ingest_again"), "success")
 
 
 def test_the_next_day_is_landed_and_ingested(rerun, spark):
     new_files = rerun["new_files"]
     assert {f.source_id for f in new_files} >= {"h01_riverside", "h02_dongcheng", "h03_xishan_chc", "h04_nanhu_adt"}
-    ingested = rerun["ingested"]
-    assert ingested["files"] == len(new_files) and not ingested["failed_files"], ingested
     ledger = spark.sql(f"select file_path, status, rows_read from bronze.ingest_ledger where extract_date = '{NEXT_DATE}'").collect()
+    assert len(ledger) == len(new_files), [r.file_path for r in ledger]
     for f in new_files:  # every file of the day in the ledger; a loaded one with all its records
         row = next((r for r in ledger if r.file_path.endswith(f.file)), None)
         assert row is not None and row.status in ("loaded", "duplicate"), (f.file, row)
         assert row.status == "duplicate" or row.rows_read == f.records, (f.file, row)
+
+
+def test_rerunning_the_interval_changes_nothing(rerun):
+    before, after = rerun["ledger_rows"]
+    assert after == before
+    versions_before, versions_after = rerun["bronze_versions"]
+    assert versions_after == versions_before
+
+
+def test_the_quality_dag_records_its_run_and_fails_exactly_on_critical_rules(rerun, spark):
+    from carelake.orchestration import quality_run_id
+    from carelake.quality.scores import ALL_SOURCES
+
+    run = rerun["runs"]["quality"]
+    run_id = quality_run_id(run.run_id)
+    results = spark.sql(f"select status, severity, rule_id, source_id from quality.results where run_id = '{run_id}'").collect()
+    assert results and {r.status for r in results} <= {"passed", "passed_with_failed_rows", "failed"}
+    critical = {(r.rule_id, r.source_id) for r in results if r.status == "failed" and r.severity == "critical"}
+    assert run.state == ("failed" if critical else "success"), (run.state, sorted(critical)[:5])
+    assert spark.sql(f"select count(*) from quality.scores where run_id = '{run_id}'").first()[0] > 0
+    assert any(r.source_id for r in results if r.status != "passed")  # the generated day has injected defects
+    breached = {tuple(r) for r in spark.sql(  # every breached score of the run has its alert (raised now or before)
+        "select source_id, dimension, concat('score:', period_type), period_start from quality.scores "
+        f"where run_id = '{run_id}' and breached and source_id != '{ALL_SOURCES}'").collect()}
+    alerted = {tuple(r) for r in spark.sql(
+        "select source_id, dimension, metric, data_date from quality.alerts where kind = 'threshold'").collect()}
+    assert breached and breached <= alerted, sorted(breached - alerted)[:5]
+    reads = spark.sql("select details from audit.access_log where action = 'dag_read'").collect()
+    assert any(run_id in (r.details or "") for r in reads)  # the DAG's read of silver and gold is in the audit log
 
 
 def test_gold_has_no_duplicate_keys(rerun, spark, settings):

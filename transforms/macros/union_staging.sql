@@ -2,7 +2,8 @@
     column is staged from a canonical bronze table (macros/stg_canonical.sql): [column, rule], where
     rule is `kind` or `kind:bronze_column` (the bronze column defaults to the silver column's name).
     Hand-staged sources (HL7: models/staging/h04_nanhu_adt/) deliver the same columns.
-    Adding a source = adding its id here (and its staging models). -#}
+    Adding a source = adding its id here (and its staging models), or registering it only: `carelake transform`
+    generates the staging models of registered sources that have none and passes their ids as var `onboarded_sources`. -#}
 {% macro entity_spec(entity) -%}
     {%- set specs = {
         "patients": {
@@ -56,6 +57,12 @@
             "key": ["source_id", "department_code"], "updated_at": false,
             "staging": [["department_code", "ref"], ["department_name", "text"], ["department_type", "department_type"],
                         ["department_type_source_value", "text:department_type"], ["parent_code", "ref"]]},
+        "notes": {
+            "sources": ["h01_riverside", "h02_dongcheng"],
+            "key": ["source_id", "note_source_id"], "updated_at": false,
+            "staging": [["note_source_id", "text"], ["encounter_source_id", "ref"], ["patient_source_id", "ref"],
+                        ["note_time", "ts"], ["note_type", "text"], ["note_title", "text"], ["note_text", "text"],
+                        ["doctor_code", "ref"], ["comment", "text"]]},
         "devices": {
             "sources": ["h01_riverside", "h02_dongcheng", "h03_xishan_chc", "h04_nanhu_his"],
             "key": ["source_id", "device_code"], "updated_at": false,
@@ -70,7 +77,8 @@
 {#- union all of one entity's staging models, canonical columns + lineage -#}
 {% macro union_staging(entity) -%}
     {%- set spec = entity_spec(entity) -%}
-    {%- for source_id in spec["sources"] %}
+    {#- sources onboarded by configuration only (carelake passes their ids; their staging models are generated) -#}
+    {%- for source_id in spec["sources"] + var("onboarded_sources", {}).get(entity, []) %}
     select source_id, {{ spec["columns"] | join(", ") }}, {{ lineage_columns() }}
     from {{ ref("stg_" ~ source_id ~ "__" ~ entity) }}
     {% if not loop.last %}union all{% endif %}

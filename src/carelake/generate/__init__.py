@@ -31,7 +31,9 @@ from pathlib import Path
 from carelake.generate.activity import HospitalSimulation
 from carelake.generate.defects import DIMENSIONS, inject, resolve_rates
 from carelake.generate.extracts import ExtractWriter
-from carelake.generate.layouts import plan_hospitals
+from carelake.generate.layouts import CSV_LAYOUTS, plan_hospitals
+from carelake.generate.notes import NoteWriter
+from carelake.generate.notes import write_truth as write_notes_truth
 from carelake.generate.population import Arrivals, PersonFactory, build_population
 from carelake.generate.registry_entries import lab_code_map_csv, registry_entries
 from carelake.generate.truth import GenerationSummary, PersonEntry, write_truth
@@ -61,6 +63,7 @@ def generate(out_dir: Path, hospitals: int = 4, patients: int = 300, days: int =
     simulations: list[HospitalSimulation] = []
     doctor_pool: list[dict] = []
     dropped: dict[str, dict[str, int]] = {}
+    note_writers: dict[str, NoteWriter] = {}
     for h, member_indexes in zip(plan, members, strict=True):
         simulation = HospitalSimulation(h, persons, member_indexes, factory, doctor_pool, start, days, seed)
         simulations.append(simulation)
@@ -69,6 +72,9 @@ def generate(out_dir: Path, hospitals: int = 4, patients: int = 300, days: int =
         if drop_source:  # a planted volume drop, applied before the defects so the defect truth stays exact
             dropped[drop_source] = apply_drop(hospital_days, start, drops[drop_source], random.Random(f"{seed}:{drop_source}:drop"))
         inject(hospital_days, rates, random.Random(f"{seed}:{h.base_id}:defects"))
+        if h.layout in CSV_LAYOUTS:  # clinical notes with planted PII, from a stream of their own
+            note_writers[h.base_id] = NoteWriter(h.base_id, CSV_LAYOUTS[h.layout].language, factory, simulation.persons_by_id())
+            note_writers[h.base_id].days(hospital_days, random.Random(f"{seed}:{h.base_id}:notes"))
         writer.hospital(h, hospital_days)
         person_entries.extend(simulation.person_entries())
     arrivals = Arrivals(factory, persons, overlap, seed, start)
@@ -78,6 +84,9 @@ def generate(out_dir: Path, hospitals: int = 4, patients: int = 300, days: int =
             newcomers = arrivals.draw(simulation.daily_registrations, simulation.person_keys)
             records = simulation.follow_on_day(day, newcomers, doctor_pool)
             inject([records], rates, random.Random(f"{seed}:{simulation.h.base_id}:defects:day{day}"))
+            if simulation.h.base_id in note_writers:
+                note_writers[simulation.h.base_id].registrations = simulation.persons_by_id()
+                note_writers[simulation.h.base_id].days([records], random.Random(f"{seed}:{simulation.h.base_id}:notes:day{day}"))
             writer.hospital(simulation.h, [records], first_day=day)
             person_entries.extend(simulation.person_entries(registered))
     truth_dir = out_dir / "_truth"
@@ -89,6 +98,7 @@ def generate(out_dir: Path, hospitals: int = 4, patients: int = 300, days: int =
         arguments["volume_drops"] = {source_id: {**drop._asdict(), "dropped_records": dropped.get(source_id, {})}
                                     for source_id, drop in drops.items()}
     counts = write_truth(truth_dir, writer.files, writer.defects, person_entries, arguments, rates)
+    write_notes_truth(truth_dir, list(note_writers.values()), arrivals.persons)
     (truth_dir / "local_lab_codes.csv").write_text(lab_code_map_csv(hospitals), encoding="utf-8")
     sources = [entry["id"] for entry in registry_entries(hospitals)]
     return GenerationSummary(out_dir=out_dir, sources=sources, files=writer.files,

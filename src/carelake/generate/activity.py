@@ -194,6 +194,10 @@ class HospitalSimulation:
         return [PersonEntry(source, reg.patient_id, reg.person.key, ";".join(reg.record["_variations"]))
                 for reg in self.registrations[first:]]
 
+    def persons_by_id(self) -> dict[str, Person]:
+        """This hospital's patient id -> the true person."""
+        return {reg.patient_id: reg.person for reg in self.registrations}
+
     @property
     def daily_registrations(self) -> float:
         """Registrations per day of the simulated window: the follow-on days' rate of newcomers."""

@@ -189,6 +189,10 @@ CSV_EN = CsvLayout(
         "doctors": ("doctors.csv", _DOCTORS_EN),
         "departments": ("departments.csv", _DEPARTMENTS_EN),
         "devices": ("devices.csv", _DEVICES_EN),
+        "notes": ("notes.csv", (
+            ("NoteID", "note_source_id"), ("EncounterID", "encounter_source_id"), ("PatientID", "patient_source_id"),
+            ("NoteTime", "note_time"), ("NoteType", "note_type"), ("Title", "note_title"), ("NoteText", "note_text"),
+            ("AuthorCode", "doctor_code"), ("Comment", "comment"))),
     },
 )
 
@@ -235,6 +239,10 @@ CSV_ZH = CsvLayout(
         "devices": ("sbxx_devices.csv", (
             ("资产编号", "device_code"), ("设备名称", "device_name"), ("设备类别", "device_type"), ("生产厂家", "manufacturer"),
             ("型号", "model"), ("出厂编号", "serial_no"), ("使用科室", "department_code"), ("安装日期", "install_date"))),
+        "notes": ("bcjl_notes.csv", (
+            ("记录号", "note_source_id"), ("就诊流水号", "encounter_source_id"), ("患者编号", "patient_source_id"),
+            ("记录时间", "note_time"), ("记录类型", "note_type"), ("标题", "note_title"), ("记录内容", "note_text"),
+            ("记录医生", "doctor_code"), ("备注", "comment"))),
     },
 )
 

@@ -39,6 +39,8 @@ def discover(registry: Registry, sources: list[SourceSpec], date: str | None = N
     """Every landed file of the given sources (optionally one extract date), in a stable order."""
     found = []
     for source in sources:
+        if source.format == "jdbc":  # pulled from its database (carelake.ingest.jdbc), no files
+            continue
         for entity in source.entities.values():
             for path, extract_date in registry.landed_files(source, entity, date):
                 found.append(LandedFile(source, entity, path, extract_date, sha256_of(path), path.stat().st_size))

@@ -69,6 +69,7 @@ class IngestReport:
     skipped: list[LandedFile] = field(default_factory=list)  # this very file is already in the ledger
     duplicates: list[LandedFile] = field(default_factory=list)  # new file, same content as a loaded one (ledger: duplicate)
     seconds: dict[str, float] = field(default_factory=lambda: defaultdict(float))  # time per phase
+    pulls: list = field(default_factory=list)  # jdbc sources: one carelake.ingest.jdbc.PullResult per entity (or error)
 
     @property
     def balanced(self) -> bool:
@@ -383,6 +384,12 @@ def ingest(
     report.outcomes = [p.outcome for p in all_parts] + [FileOutcome(f, "duplicate") for f in report.duplicates]
     with clock("ledger_write"):
         write_ledger(spark, report.outcomes, report.batch_id, started_at, datetime.now(timezone.utc))
+    jdbc_sources = [s.id for s in sources if s.format == "jdbc"]
+    if jdbc_sources:  # database sources are pulled (watermark, merge by key), never discovered as files
+        from carelake.ingest.jdbc import pull_sources
+
+        with clock("jdbc_pull"):
+            report.pulls = pull_sources(settings, registry, jdbc_sources, spark=spark, raise_on_error=False)
     if progress:
         progress.update(task, description="ingest done")
     return report

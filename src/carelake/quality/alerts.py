@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
+from carelake.quality.scores import ALL_SOURCES
 from carelake.quality.tables import ALERTS, ANOMALIES, RESULTS, SCORES
 
 if TYPE_CHECKING:
@@ -28,7 +29,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 SEVERITY_ORDER = ("critical", "major", "minor")
-ALL_SOURCES = "*"
 
 
 def alert_id(kind: str, source_id: str, subject: str, data_date) -> str:

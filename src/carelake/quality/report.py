@@ -18,6 +18,7 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from carelake.quality.scores import ALL_SOURCES
 from carelake.quality.tables import ALERTS, ANOMALIES, DAILY_METRICS, FAILED_ROWS, RESULTS, SCORES
 
 if TYPE_CHECKING:
@@ -26,7 +27,6 @@ if TYPE_CHECKING:
 DIMENSIONS = ("completeness", "accuracy", "consistency", "timeliness", "uniqueness")
 LEVELS = ("source", "rule", "anomaly")
 SEVERITY_RANK = {"critical": 0, "major": 1, "minor": 2}
-ALL_SOURCES = "*"
 TOP_RULES = 10
 EXAMPLES_PER_RULE = 3
 SECTIONS = ("scorecard", "trends", "model-532", "top-rules", "timeliness", "anomalies", "alerts", "changes", "data-docs")

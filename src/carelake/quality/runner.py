@@ -33,6 +33,7 @@ class ValidationRun:
     tables: list[str]
     status_counts: dict[str, int] = field(default_factory=dict)
     failed_by_severity: dict[str, int] = field(default_factory=dict)  # failed results per severity
+    critical_failures: list[str] = field(default_factory=list)  # "rule_id @ source_id" of failed critical rules
     gx_counts: dict[str, tuple[int, int]] = field(default_factory=dict)  # rule_id -> (element, unexpected), GX
     grouped_counts: dict[str, tuple[int, int]] = field(default_factory=dict)  # same, summed over groups
     gx_success: dict[str, bool] = field(default_factory=dict)  # suite -> GX validation success
@@ -45,6 +46,11 @@ class ValidationRun:
         failed = ", ".join(f"{k} {v}" for k, v in sorted(self.failed_by_severity.items())) or "none"
         return (f"run {self.run_id}: {len(self.tables)} tables; results: {counts}; failed by severity: {failed}; "
                 f"Data Docs: {self.data_docs / 'index.html'}")
+
+    @property
+    def gate_passed(self) -> bool:
+        """The run's quality gate: no rule of severity ``critical`` failed its threshold."""
+        return not self.critical_failures
 
 
 def data_docs_dir(settings) -> Path:
@@ -92,6 +98,8 @@ def validate(settings, spark, *, run_id: str | None = None, tables: list[str] | 
         run.status_counts[result["status"]] = run.status_counts.get(result["status"], 0) + 1
         if result["status"] == "failed":
             run.failed_by_severity[result["severity"]] = run.failed_by_severity.get(result["severity"], 0) + 1
+    run.critical_failures = sorted({f"{r['rule_id']} @ {r['source_id']}" for r in results
+                                    if r["status"] == "failed" and r["severity"] == "critical"})
     for hook in AFTER_VALIDATION:
         hook(spark, run)
     return run

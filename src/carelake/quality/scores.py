@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+ALL_SOURCES = "*"  # source_id of the organization grain: every source of one hospital
+
 
 def score_rows(results: list[dict], thresholds) -> list[dict]:
     sums: dict[tuple, list[int]] = defaultdict(lambda: [0, 0])
@@ -19,7 +21,7 @@ def score_rows(results: list[dict], thresholds) -> list[dict]:
         day = r["data_date"] or r["run_at"].date()
         grains = [(r["source_id"], r["organization"])]
         if r["organization"]:
-            grains.append(("*", r["organization"]))
+            grains.append((ALL_SOURCES, r["organization"]))
         for source_id, organization in grains:
             for period_type, start in (("day", day), ("month", day.replace(day=1))):
                 s = sums[(source_id, organization, r["dimension"], period_type, start)]

@@ -15,6 +15,7 @@ from carelake.sources.base import ParsedFile, Rejected, UnreadableFile
 # format -> "module:function"; imported lazily so `carelake --help` stays fast
 READERS = {
     "csv": "carelake.sources.csv:read_csv",
+    "xlsx": "carelake.sources.xlsx:read_xlsx",
     "fhir_ndjson": "carelake.sources.fhir:read_fhir_ndjson",
     "fhir_bundle": "carelake.sources.fhir:read_fhir_bundle",
     "hl7v2": "carelake.sources.hl7v2:read_hl7v2",

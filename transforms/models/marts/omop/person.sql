@@ -2,6 +2,8 @@
 -- Survivorship across a person's source records: sex = latest record not 'U'; birth date = latest
 -- recorded, else the date of birth inside the 18-digit resident ID; location = latest region code.
 -- Persons with no birth year at all are left out (year_of_birth is required; OHDSI convention).
+-- De-identified (metadata/privacy/deidentification.yml): person_source_value is the person's keyed
+-- pseudonym (silver.deid_person_pseudonyms, never the MRN); birth is generalised to the year.
 with linked as (
     select p.*, m.person_id,
         coalesce(p.updated_at, p._ingested_at) as recency
@@ -19,7 +21,6 @@ folded as (
             max_by(to_date(try_to_timestamp(substr(id_number, 7, 8), 'yyyyMMdd')), recency) filter (where length(id_number) = 18)
         ) as birth_date,
         max_by(region_code, recency) filter (where region_code rlike '^[0-9]{6}$') as region_code,
-        max_by(patient_source_id, recency) as person_source_value,
         max_by(ethnicity, recency) filter (where ethnicity is not null) as ethnicity,
         max_by(source_id, recency) as _source_id,
         max_by(_source_file, recency) as _source_file,
@@ -32,15 +33,15 @@ select
     person_id,
     case sex when 'M' then 8507 when 'F' then 8532 else 0 end as gender_concept_id,
     year(birth_date) as year_of_birth,
-    month(birth_date) as month_of_birth,
-    day(birth_date) as day_of_birth,
-    cast(birth_date as timestamp) as birth_datetime,
+    cast(null as int) as month_of_birth,
+    cast(null as int) as day_of_birth,
+    cast(null as timestamp) as birth_datetime,
     0 as race_concept_id,
     0 as ethnicity_concept_id,
     cast(region_code as bigint) as location_id,
     cast(null as bigint) as provider_id,
     cast(null as bigint) as care_site_id,
-    person_source_value,
+    ps.person_pseudonym as person_source_value,
     sex as gender_source_value,
     0 as gender_source_concept_id,
     cast(null as string) as race_source_value,
@@ -49,4 +50,5 @@ select
     0 as ethnicity_source_concept_id,
     _source_id, _source_file, _row_number
 from folded
+join {{ source('privacy', 'deid_person_pseudonyms') }} ps using (person_id)
 where birth_date is not null

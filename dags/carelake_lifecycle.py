@@ -1,0 +1,48 @@
+"""
+### carelake_lifecycle — erasure requests, then retention, archive and VACUUM
+
+`@weekly`. Two tasks:
+
+1. `erasure_requests`: every pending request file in `<lake>/_governance/erasure_requests/*.yml`
+   (`person: <person_id | source_id:patient_source_id>`, `reason:`, `requested_by:`) erases that person
+   from bronze, silver, gold, quality and the archive, vacuums those tables with retention 0 and records
+   the erasure in `audit.access_log` (keyed reference only); the request file is then removed.
+2. `retention`: `metadata/lifecycle.yml` per table — rows older than `archive_after_days` move to
+   `<lake>/_archive/<db>/<table>`, rows past `retention_days` are deleted, then VACUUM. The reference
+   date is the end of the run's data interval, so a rerun of the same interval archives nothing new.
+
+Same steps without Airflow: `carelake erase --person ... --reason ...`, `carelake lifecycle run --as-of DATE`.
+"""
+
+from __future__ import annotations
+
+from airflow.sdk import dag, task
+from airflow.timetables.interval import CronDataIntervalTimetable
+
+from carelake.orchestration import dag_defaults
+
+
+@dag(
+    dag_id="carelake_lifecycle",
+    schedule=CronDataIntervalTimetable("@weekly", timezone="UTC"),  # a week-long data interval
+    tags=["carelake", "governance", "lifecycle"],
+    doc_md=__doc__,
+    **dag_defaults(),
+)
+def carelake_lifecycle():
+    @task
+    def erasure_requests() -> list[str]:
+        from carelake.lifecycle import erasure_step
+
+        return erasure_step()
+
+    @task
+    def retention(data_interval_end=None) -> list[str]:
+        from carelake.lifecycle import lifecycle_step
+
+        return lifecycle_step(as_of=data_interval_end.date().isoformat())
+
+    erasure_requests() >> retention()
+
+
+carelake_lifecycle()
