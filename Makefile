@@ -1,5 +1,5 @@
 # carelake: the two commands a new user needs are `make demo` and `make test`.
-.PHONY: setup demo test test-fast bench-ingest bench-transform clean-lake metastore-stop airflow
+.PHONY: setup demo test test-fast bench-ingest bench-transform bench-pii clean-lake metastore-stop airflow
 
 setup:
 	@scripts/setup.sh
@@ -23,6 +23,10 @@ bench-ingest: setup
 ## Bronze -> silver -> MPI -> gold time per row at 10k and 100k patients-worth (add 1000000 with ARGS="--patients 10000 100000 1000000").
 bench-transform: setup
 	.venv/bin/python benchmarks/transform.py $(ARGS)
+
+## PII detection: carelake's Spark path vs naive row-at-a-time Presidio (texts/s and the ratio; target >= 5x).
+bench-pii: setup
+	.venv/bin/python benchmarks/pii.py $(ARGS)
 
 metastore-stop:
 	-.venv/bin/carelake metastore stop

@@ -21,8 +21,9 @@ DEMO_GENERATION = dict(hospitals=4, patients=120, days=61, start_date="2026-09-0
 
 
 def pytest_collection_modifyitems(items):
-    """Test modules that change the demo lake (``CHANGES_DEMO_LAKE = True``, e.g. a daily load) run after all others."""
-    items.sort(key=lambda item: bool(getattr(getattr(item, "module", None), "CHANGES_DEMO_LAKE", False)))
+    """Test modules that change the demo lake (``CHANGES_DEMO_LAKE = True``, e.g. a daily load) run after all others;
+    a module that removes data others rely on (archive, erasure) says ``CHANGES_DEMO_LAKE = 2`` and runs last."""
+    items.sort(key=lambda item: int(getattr(getattr(item, "module", None), "CHANGES_DEMO_LAKE", 0)))
 
 
 def _free_port() -> int:

@@ -10,7 +10,7 @@ from datetime import date
 
 import pytest
 
-CHANGES_DEMO_LAKE = True
+CHANGES_DEMO_LAKE = 2  # archives and erases: after the daily-load module (conftest)
 
 
 @pytest.fixture(scope="module")
