@@ -32,7 +32,7 @@ from carelake.orchestration import QUALITY_ASSET_URI, SILVER_GOLD_ASSET_URI, dag
 def carelake_quality():
     @task(outlets=[Asset(QUALITY_ASSET_URI)])
     def validate(run_id=None) -> dict:
-        from airflow.exceptions import AirflowFailException
+        from airflow.sdk.exceptions import AirflowFailException
 
         from carelake.pipeline import QualityGateFailed, quality_step
 
