@@ -73,12 +73,13 @@ def quality_step(settings: Settings | None = None, tables: list[str] | None = No
     lesser breaches pass the step and show as alerts and in the report.
     """
     from carelake.quality import validate
+    from carelake.quality.checked_tables import read_tables
     from carelake.spark import get_spark
 
     settings = settings or load_settings()
     spark = get_spark(settings)
     run = validate(settings, spark, run_id=run_id, tables=tables)
-    _record_pipeline_read(spark, settings, [f"silver.stg_*__{t[4:]}" if t.startswith("stg_") else f"gold.{t}" for t in run.tables],
+    _record_pipeline_read(spark, settings, [read_tables(t) for t in run.tables],
                           purpose="quality validation", details={"quality_run_id": run.run_id})
     summary = {"run_id": run.run_id, "tables": run.tables, "results": run.status_counts,
                "critical_failures": run.critical_failures}

@@ -236,6 +236,15 @@ CHECKED_TABLES: dict[str, CheckedTable] = {t.name: t for t in (
 )}
 
 
+def read_tables(name: str) -> str:
+    """What a checked table reads, as the module docstring names it (for the access audit)."""
+    if name.startswith("stg_"):
+        return f"silver.stg_*__{name.removeprefix('stg_')}"
+    if name.startswith("gold_"):
+        return f"gold.{name.removeprefix('gold_')}"
+    raise ValueError(f"not a checked table name: {name}")
+
+
 def build_checked_table(spark, name: str, context: dict):
     if name not in CHECKED_TABLES:
         raise LookupError(f"no checked table {name!r} (known: {', '.join(CHECKED_TABLES)})")

@@ -18,6 +18,7 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from carelake.quality.metrics import ALL_TABLES
 from carelake.quality.scores import ALL_SOURCES
 from carelake.quality.tables import ALERTS, ANOMALIES, DAILY_METRICS, FAILED_ROWS, RESULTS, SCORES
 
@@ -257,7 +258,7 @@ def charts(data: ReportData, card: pd.DataFrame) -> dict[str, str]:
         volumes = data.volumes.sort_values("data_date")
         volume = px.line(volumes, x="data_date", y="value", color="source_id", labels={"value": "records received", "data_date": "extract date"},
                          title="Records received per source per day (anomalies marked)")
-        flagged = data.anomalies[(data.anomalies["metric"] == "row_count") & (data.anomalies["table_name"] == ALL_SOURCES)]
+        flagged = data.anomalies[(data.anomalies["metric"] == "row_count") & (data.anomalies["table_name"] == ALL_TABLES)]
         if not flagged.empty:
             points = flagged.merge(volumes, on=["source_id", "data_date"], suffixes=("", "_day"))
             volume.add_trace(go.Scatter(x=points["data_date"], y=points["value_day"], mode="markers", name="anomaly",
