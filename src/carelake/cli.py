@@ -625,6 +625,58 @@ def pii_scan(table: list[str] = typer.Option(None, "--table", "-t", help="Only t
     result = scan_lake(settings, _spark(settings), tables=table or None)
     console.print(result.summary())
 
+
+# --- metadata: dictionary check, lineage, catalogue (issue #7) ---
+metadata_app = typer.Typer(help="Data dictionary and data map (metadata/dictionary, metadata/data_map.yml).",
+                           no_args_is_help=True)
+app.add_typer(metadata_app, name="metadata")
+
+
+@metadata_app.command("check")
+def metadata_check():
+    """Dictionary, data map and master-data registry vs the live catalog; exit 1 on undocumented columns or drift."""
+    from carelake.metadata.check import check
+    from carelake.metadata.dictionary import DictionaryError
+
+    settings = _settings()
+    try:
+        report = check(_spark(settings), settings)
+    except DictionaryError as exc:
+        err.print(f"[red]dictionary error[/red] {exc}")
+        raise typer.Exit(2) from None
+    (console if report.ok else err).print(report.summary(), markup=False)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@app.command()
+def lineage(column: str = typer.Argument(..., help="<layer>.<table>.<column>, e.g. gold.person.year_of_birth")):
+    """Where a column comes from: upstream columns down to bronze, and the source files (ingest ledger)."""
+    from carelake.metadata.lineage import LineageError, column_lineage
+
+    settings = _settings()
+    try:
+        result = column_lineage(_spark(settings), settings, column)
+    except LineageError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    console.print(result.summary(), markup=False, highlight=False)
+
+
+@app.command()
+def catalogue(out: Optional[Path] = typer.Option(None, "--out", help="Folder (default <lake>/_catalogue)."),
+              no_lineage: bool = typer.Option(False, "--no-lineage", help="Skip per-column lineage (faster)."),
+              dbt_docs: bool = typer.Option(False, "--dbt-docs", help="Also run `dbt docs generate --static` into DIR/dbt.")):
+    """Write the static HTML catalogue: domains, tables, columns, classification, quality, lineage."""
+    from carelake.metadata.catalogue import build_catalogue
+
+    settings = _settings()
+    console.print(build_catalogue(_spark(settings), settings, out_dir=out, with_lineage=not no_lineage,
+                                  with_dbt_docs=dbt_docs).summary())
+
+
+
+
 def main() -> None:
     try:
         app()

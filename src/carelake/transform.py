@@ -123,14 +123,25 @@ def dbt_env(settings: Settings) -> dict[str, str]:
     return env
 
 
-def _with_onboarded_sources(settings: Settings, args: list[str]) -> tuple[list[str], str]:
+def archived_bronze(settings: Settings) -> dict[str, str]:
+    """{bronze table: archive path} of the bronze archives the lifecycle wrote (macro bronze_source reads them)."""
+    from carelake.lifecycle.retention import archive_path
+
+    folder = archive_path(settings, "bronze._").parent
+    return {log.parent.name: str(log.parent) for log in sorted(folder.glob("*/_delta_log"))} if folder.is_dir() else {}
+
+
+def _with_lake_vars(settings: Settings, args: list[str]) -> tuple[list[str], str]:
     """Generate the staging models of sources registered without one (carelake.onboarding.staging); return the
-    dbt args with their ids and organisations as vars and the model path (relative to the project) dbt adds."""
+    dbt args with their vars — onboarded ids and organisations, the bronze archives — and the model path
+    (relative to the project) dbt adds."""
     from carelake.onboarding.staging import prepare
 
-    models, onboarded = prepare(settings)
-    if onboarded and args and args[0] not in ("deps", "clean", "debug", "init"):
-        args = [*args, "--vars", json.dumps(onboarded, ensure_ascii=False)]
+    models, dbt_vars = prepare(settings)
+    if archives := archived_bronze(settings):
+        dbt_vars = {**dbt_vars, "archived_bronze": archives}
+    if dbt_vars and args and args[0] not in ("deps", "clean", "debug", "init"):
+        args = [*args, "--vars", json.dumps(dbt_vars, ensure_ascii=False)]
     return args, os.path.relpath(models, project_dir(settings))
 
 
@@ -145,7 +156,7 @@ def run_dbt(args: list[str], settings: Settings | None = None, timeout: float | 
     run_results = home / "target" / "run_results.json"
     run_results.unlink(missing_ok=True)
     env = dbt_env(settings)
-    args, env["CARELAKE_ONBOARDED_MODELS"] = _with_onboarded_sources(settings, list(args))
+    args, env["CARELAKE_ONBOARDED_MODELS"] = _with_lake_vars(settings, list(args))
     cmd = [_dbt_executable(), *args]
     started = time.monotonic()
     proc = subprocess.run(

@@ -62,6 +62,25 @@ def test_dry_run_changes_nothing_then_archive_moves_rows_and_counts_balance(spar
     assert again.archived == 0 and archive.count() == cold
 
 
+def test_staging_reads_live_and_archived_bronze_rows_once(spark, settings, archived_table):
+    """After the archive move (previous test), the staging view dbt builds still has every bronze row, once:
+    a full refresh of silver loses nothing that bronze received."""
+    from carelake.lifecycle import archive_path
+    from carelake.transform import archived_bronze, run_dbt
+
+    name = archived_table.split(".", 1)[1]
+    assert archived_bronze(settings) == {name: str(archive_path(settings, archived_table))}
+    result = run_dbt(["run", "--select", f"stg_{name}"], settings)
+    assert result.returncode == 0, result.stdout[-3000:]
+    rows = spark.sql(f"""
+        SELECT count(*) n, count(DISTINCT _file_sha256, _row_number) distinct_rows,
+               count_if(_extract_date < (SELECT min(_extract_date) FROM {archived_table})) archived
+        FROM silver.stg_{name}""").first()
+    live = spark.table(archived_table).count()
+    cold = spark.read.format("delta").load(str(archive_path(settings, archived_table))).count()
+    assert rows["n"] == rows["distinct_rows"] == live + cold and rows["archived"] == cold > 0
+
+
 def test_erased_person_is_gone_from_every_layer_time_travel_included_and_audited(spark, settings, archived_table):
     from carelake.access.audit import AUDIT_TABLE, keyed_reference
     from carelake.lake import list_tables

@@ -23,7 +23,7 @@
     {%- set source_name, entity = name[4:].split('__', 1) -%}
     {%- set null_types = {"date": "date", "ts": "timestamp", "num": "double", "range_low": "double", "range_high": "double"} -%}
 with source as (
-    select * from {{ source(source_name, table or entity) }}
+    select * from {{ bronze_source(source_name, table or entity) }}
 )
 
 select

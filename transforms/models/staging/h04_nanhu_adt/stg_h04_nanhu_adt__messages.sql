@@ -1,6 +1,6 @@
 -- 南湖医院 ADT/LIS feed (HL7 v2.5): one row per message, typed. The entity models below explode it.
 with source as (
-    select * from {{ source('h04_nanhu_adt', 'messages') }}
+    select * from {{ bronze_source('h04_nanhu_adt', 'messages') }}
 )
 
 select

@@ -13,7 +13,7 @@ pid as (
             filter(from_json(segments_json, 'array<struct<id:string,fields:array<array<array<array<string>>>>>>'), s -> s.id = 'PID')[0]
             .fields[10][0][8][0]
         ), '') as region_code
-    from {{ source('h04_nanhu_adt', 'messages') }}
+    from {{ bronze_source('h04_nanhu_adt', 'messages') }}
 )
 
 select
