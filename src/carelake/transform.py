@@ -125,10 +125,9 @@ def dbt_env(settings: Settings) -> dict[str, str]:
 
 def archived_bronze(settings: Settings) -> dict[str, str]:
     """{bronze table: archive path} of the bronze archives the lifecycle wrote (macro bronze_source reads them)."""
-    from carelake.lifecycle.retention import archive_path
+    from carelake.lifecycle.retention import archived_tables
 
-    folder = archive_path(settings, "bronze._").parent
-    return {log.parent.name: str(log.parent) for log in sorted(folder.glob("*/_delta_log"))} if folder.is_dir() else {}
+    return {table.split(".", 1)[1]: str(path) for table, path in archived_tables(settings, "bronze").items()}
 
 
 def _with_lake_vars(settings: Settings, args: list[str]) -> tuple[list[str], str]:

@@ -31,8 +31,7 @@ def test_dictionary_loads_with_classification_and_valid_omop_fields(settings):
     assert len(dictionary.elements) >= 300
     assert all(e.level in (1, 2, 3, 4, 5) and e.category for e in dictionary.elements.values())
     fields = omop_fields(settings)
-    if fields is None:
-        pytest.skip("OMOP spec CSV (shared data) not present")
+    assert fields, "OMOP spec CSV not found: ../shared/data/reference/omop-cdm-5.4 must be beside the checkout"
     wrong = [(e.id, e.omop) for e in dictionary.elements.values() if e.omop and e.omop.lower() not in fields]
     assert wrong == []
     for indicator in dictionary.indicators.values():

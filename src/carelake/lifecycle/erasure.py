@@ -141,10 +141,9 @@ def _erase_rows(spark, predicates: dict[str, str]) -> None:
 
 
 def _erasure_targets(spark, settings) -> list[str]:
-    from carelake.lifecycle.retention import delta_tables
+    from carelake.lifecycle.retention import archived_tables, delta_tables
 
-    archive = Path(settings.lake_root) / "_archive"
-    paths = sorted(f"delta.`{p.parent}`" for p in archive.glob("*/*/_delta_log")) if archive.is_dir() else []
+    paths = sorted(f"delta.`{path}`" for path in archived_tables(settings).values())
     return delta_tables(spark, list(ERASURE_LAYERS)) + paths
 
 

@@ -66,6 +66,13 @@ def archive_path(settings, table: str) -> Path:
     return Path(settings.lake_root) / "_archive" / db / name
 
 
+def archived_tables(settings, db: str = "*") -> dict[str, Path]:
+    """{db.table: archive location} of the archives that exist (of one database, or all)."""
+    root = Path(settings.lake_root) / "_archive"
+    return {f"{log.parent.parent.name}.{log.parent.name}": log.parent
+            for log in sorted(root.glob(f"{db}/*/_delta_log"))}
+
+
 def _delta_exists(spark, path: Path) -> bool:
     return (path / "_delta_log").is_dir()
 
