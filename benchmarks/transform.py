@@ -79,7 +79,7 @@ def main() -> None:
     if args.mpi_only:
         import mpi
 
-        mpi.main(["--records", str(args.mpi_only), "--no-rerun"])
+        mpi.main(["--records", str(args.mpi_only)])
         return
     if args.one_size:
         print("RESULT " + json.dumps(one_size(args.one_size, args.days, args.workdir)))

@@ -1,7 +1,7 @@
 """
 ### carelake_lifecycle — erasure requests, then retention, archive and VACUUM
 
-`@weekly`. Two tasks:
+`@weekly`. Three tasks:
 
 1. `erasure_requests`: every pending request file in `<lake>/_governance/erasure_requests/*.yml`
    (`person: <person_id | source_id:patient_source_id>`, `reason:`, `requested_by:`) erases that person
@@ -10,8 +10,12 @@
 2. `retention`: `metadata/lifecycle.yml` per table — rows older than `archive_after_days` move to
    `<lake>/_archive/<db>/<table>`, rows past `retention_days` are deleted, then VACUUM. The reference
    date is the end of the run's data interval, so a rerun of the same interval archives nothing new.
+3. `backup`: a backup of the whole lake (Delta files and logs, other lake files, the catalog) to the
+   location in `metadata/lifecycle.yml` (`backup:`): full when the newest full one is older than
+   `full_every_days`, else incremental (only the files the Delta logs added since the last backup).
 
-Same steps without Airflow: `carelake erase --person ... --reason ...`, `carelake lifecycle run --as-of DATE`.
+Same steps without Airflow: `carelake erase --person ... --reason ...`, `carelake lifecycle run --as-of DATE`,
+`carelake backup`.
 """
 
 from __future__ import annotations
@@ -42,7 +46,13 @@ def carelake_lifecycle():
 
         return lifecycle_step(as_of=data_interval_end.date().isoformat())
 
-    erasure_requests() >> retention()
+    @task
+    def backup() -> str:
+        from carelake.backup import backup_step
+
+        return backup_step()
+
+    erasure_requests() >> retention() >> backup()
 
 
 carelake_lifecycle()

@@ -611,6 +611,60 @@ def erase(
 
 
 
+
+# --- operations: backup and restore (issue #11) ---
+@app.command()
+def backup(
+    kind: str = typer.Option("auto", "--kind", help="full, incremental, or auto (the policy in metadata/lifecycle.yml)."),
+    list_only: bool = typer.Option(False, "--list", help="List the finished backups; take none."),
+    verify: Optional[str] = typer.Option(None, "--verify", help="Check a backup's files and checksums (an id, or 'latest')."),
+):
+    """Back up the whole lake (Delta files and logs, other lake files, the catalog) to the backup location."""
+    from carelake.backup import backups_in, load_backup_policy, take_backup, verify_backup
+
+    settings = _settings()
+    policy = load_backup_policy(settings)
+    if list_only:
+        for manifest in backups_in(policy.location):
+            console.print(manifest.summary())
+        return
+    if verify:
+        bad = verify_backup(policy.location, None if verify == "latest" else verify)
+        for line in bad:
+            err.print(f"[red]{line}[/red]")
+        console.print(f"{len(bad)} bad files" if bad else "backup sound: every file present with its checksum")
+        raise typer.Exit(1 if bad else 0)
+    try:
+        manifest = take_backup(_spark(settings), settings, kind=kind, policy=policy)
+    except ValueError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    console.print(manifest.summary())
+    console.print(f"at {policy.location / manifest.backup_id}")
+
+
+@app.command()
+def restore(
+    to: Optional[Path] = typer.Option(None, "--to", help="Lake root to restore into (empty or new; default: the lake's)."),
+    backup_id: Optional[str] = typer.Option(None, "--backup", help="Backup id (default: the newest)."),
+    location: Optional[Path] = typer.Option(None, "--from", help="Backup location (default: metadata/lifecycle.yml)."),
+):
+    """Restore a backup into an empty lake root: files with checksums, the catalog, row counts verified."""
+    from carelake.backup import RestoreError, restore_lake
+
+    settings = _settings()
+    if to is not None:
+        settings = settings.with_(lake_root=to.expanduser().resolve())
+    try:
+        report = restore_lake(settings, backups=location, backup_id=backup_id)
+    except RestoreError as exc:
+        err.print(f"[red]restore failed[/red] {exc}")
+        raise typer.Exit(2) from None
+    console.print(report.summary())
+    if report.problems:
+        raise typer.Exit(1)
+
+
 # --- privacy: PII detection (issue #6) ---
 pii_app = typer.Typer(help="Find personal data in silver (Presidio; metadata/privacy/deidentification.yml).", no_args_is_help=True)
 app.add_typer(pii_app, name="pii")

@@ -75,6 +75,27 @@ def test_precision_and_recall_against_ground_truth(spark, linked, demo_extracts)
     assert methods <= {"deterministic_id", "probabilistic", "singleton"} and "deterministic_id" in methods
 
 
+def test_pairwise_scores_equal_a_brute_force_count(spark, tmp_path):
+    """evaluate() counts pairs from group sizes; check it against enumerating every pair in Python."""
+    from itertools import combinations
+
+    rng = random.Random(5)
+    truth = [(f"s{i % 3}", f"p{i}", f"k{i // 3}") for i in range(300)]  # persons of 3 records each
+    mapped = [(s, p, int(k[1:]) // 2 if rng.random() < 0.1 else int(k[1:]) + (1000 if rng.random() < 0.1 else 0))
+              for s, p, k in truth]  # some wrong merges (two persons share an id), some splits
+    (tmp_path / "persons.csv").write_text("source_id,patient_source_id,person_key\n"
+                                          + "".join(f"{s},{p},{k}\n" for s, p, k in truth), encoding="utf-8")
+    got = evaluate(spark, tmp_path / "persons.csv",
+                   spark.createDataFrame(mapped, "source_id string, patient_source_id string, person_id bigint"))
+    pairs = list(combinations(range(len(truth)), 2))
+    tp = sum(truth[a][2] == truth[b][2] and mapped[a][2] == mapped[b][2] for a, b in pairs)
+    fp = sum(truth[a][2] != truth[b][2] and mapped[a][2] == mapped[b][2] for a, b in pairs)
+    fn = sum(truth[a][2] == truth[b][2] and mapped[a][2] != mapped[b][2] for a, b in pairs)
+    assert fp > 0 and fn > 0
+    assert (got["true_positives"], got["false_positives"], got["false_negatives"]) == (tp, fp, fn)
+    assert got["records"] == 300
+
+
 def test_rerun_keeps_the_same_table(spark, settings, linked, mpi_input):
     before = sorted(tuple(r) for r in spark.table(MAP).collect())
     report = link_patients(spark, mpi_input, output_table=MAP, settings=settings)
