@@ -21,7 +21,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from carelake.backup import delta_log
-from carelake.backup.catalog import dump_catalog
+from carelake.backup.catalog import LAKE_PREFIX, dump_catalog
 from carelake.backup.manifest import FILES, FileEntry, Manifest, TableEntry, backups_in, copy_with_sha256, unfinished_in
 
 SKIPPED_DIRS = ("_catalog",)  # the metastore's Derby files: recorded logically by catalog.dump_catalog
@@ -44,9 +44,8 @@ def load_backup_policy(settings) -> BackupPolicy:
     doc = yaml.safe_load((Path(settings.metadata_dir) / "lifecycle.yml").read_text(encoding="utf-8")) or {}
     spec = dict(doc.get("backup") or {})
     spec.pop("reason", None)
-    location = os.environ.get("CARELAKE_BACKUP_ROOT") or spec.pop("location", "backups")
-    spec.pop("location", None)
-    path = Path(location).expanduser()
+    configured = spec.pop("location", "backups")
+    path = Path(os.environ.get("CARELAKE_BACKUP_ROOT") or configured).expanduser()
     return BackupPolicy(location=(path if path.is_absolute() else Path(settings.project_dir) / path).resolve(), **spec)
 
 
@@ -131,8 +130,8 @@ def take_backup(spark, settings, kind: str = "auto", policy: BackupPolicy | None
                         parent=parent.backup_id if parent else None, created_at=now.isoformat(),
                         lake_root=str(lake_root))
     manifest.catalog = dump_catalog(spark, lake_root)
-    names = {obj["location"].removeprefix("lake:"): obj["name"] for obj in manifest.catalog["objects"]
-             if obj.get("location", "").startswith("lake:")}
+    names = {obj["location"].removeprefix(LAKE_PREFIX): obj["name"] for obj in manifest.catalog["objects"]
+             if obj.get("location", "").startswith(LAKE_PREFIX)}
     table_dirs, plain_files = _walk(lake_root)
     parent_files_by_table = _data_files_by_table(parent) if parent else {}
     to_copy: list[Path] = []
