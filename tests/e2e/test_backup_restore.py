@@ -82,7 +82,8 @@ def _lake_tables(lake_root: Path) -> set[str]:
 
 
 def test_full_backup_holds_every_table_file_and_catalog_object(spark, settings, policy, chain):
-    from carelake.backup.manifest import file_location, sha256_of
+    from carelake.backup.manifest import file_location
+    from carelake.ingest.landed import sha256_of
 
     full, _ = chain
     assert set(full.tables) == _lake_tables(Path(settings.lake_root))  # no table was added or dropped since

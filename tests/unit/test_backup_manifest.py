@@ -8,7 +8,8 @@ import pytest
 
 from carelake.backup import delta_log
 from carelake.backup.backup import prune
-from carelake.backup.manifest import FileEntry, Manifest, backups_in, copy_with_sha256, sha256_of, unfinished_in
+from carelake.backup.manifest import FileEntry, Manifest, backups_in, copy_with_sha256, unfinished_in
+from carelake.ingest.landed import sha256_of
 
 
 def test_deletion_vector_path_follows_the_delta_protocol_example():

@@ -109,10 +109,3 @@ def copy_with_sha256(source: Path, target: Path) -> str:
     shutil.copystat(source, target)  # commit files' times are Delta's timestamps for TIMESTAMP AS OF
     return digest.hexdigest()
 
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()

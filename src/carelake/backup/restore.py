@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from carelake.backup.catalog import restore_catalog
-from carelake.backup.manifest import Manifest, backups_in, copy_with_sha256, file_location, sha256_of
+from carelake.backup.manifest import Manifest, backups_in, copy_with_sha256, file_location
+from carelake.ingest.landed import sha256_of
 
 COPY_THREADS = 4
 
