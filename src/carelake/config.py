@@ -13,6 +13,7 @@ laptop, in CI and against a cluster by configuration only.
 | spark_master       | CARELAKE_SPARK_MASTER        | local[*] (``sc://…`` = Spark Connect) |
 | driver_memory      | CARELAKE_DRIVER_MEMORY       | 4g                               |
 | shuffle_partitions | CARELAKE_SHUFFLE_PARTITIONS  | 4                                |
+| ingest_slice_rows  | CARELAKE_INGEST_SLICE_ROWS   | 1000000 (records per bronze write) |
 | metastore_port     | CARELAKE_METASTORE_PORT      | 1527                             |
 | metastore_url      | CARELAKE_METASTORE_URL       | (empty: carelake's own Derby server) |
 | jars_dir           | CARELAKE_JARS_DIR            | <project>/.cache/jars            |
@@ -59,6 +60,7 @@ class Settings:
     spark_master: str = "local[*]"
     driver_memory: str = "4g"
     shuffle_partitions: int = 4
+    ingest_slice_rows: int = 1_000_000
     metastore_port: int = 1527
     metastore_url: str = ""
     spark_conf: dict[str, str] = field(default_factory=dict)
@@ -111,6 +113,7 @@ def load_settings(**overrides) -> Settings:
         spark_master=env.get("CARELAKE_SPARK_MASTER", "local[*]"),
         driver_memory=env.get("CARELAKE_DRIVER_MEMORY", "4g"),
         shuffle_partitions=int(env.get("CARELAKE_SHUFFLE_PARTITIONS", "4")),
+        ingest_slice_rows=int(env.get("CARELAKE_INGEST_SLICE_ROWS", "1000000")),
         metastore_port=int(env.get("CARELAKE_METASTORE_PORT", "1527")),
         metastore_url=env.get("CARELAKE_METASTORE_URL", ""),
     )

@@ -291,3 +291,24 @@ def test_unchanged_snapshot_is_recorded_as_duplicate_not_reloaded(spark, setting
     assert sorted(tuple(r) for r in ledger.collect()) == [("2026-10-01", "loaded", 2), ("2026-10-02", "duplicate", 0)]
     again = ingest(settings, registry, spark=spark)
     assert again.outcomes == [] and len(again.skipped) == 2
+
+
+def test_a_large_batch_is_written_in_bounded_slices(spark, settings, tmp_path):
+    """Bronze writes hold at most ``ingest_slice_rows`` records each: five 3-row files at 4 rows per slice are three
+    commits (3+3, 3+3, 3) that together equal one write; a rerun changes nothing."""
+    base = tmp_path / "sliced"
+    for day in range(1, 6):
+        (base / f"2026-10-0{day}").mkdir(parents=True)
+        rows = "".join(f"{day}{n},P{day}{n}\n" for n in range(3))
+        (base / f"2026-10-0{day}" / "p.csv").write_text("PID,Name\n" + rows)
+    entry = csv_source("fx_sliced", base, columns={"PID": "patient_source_id", "Name": "name"})
+    registry = load_registry(settings, path=write_registry(tmp_path, [entry]))
+    report = ingest(settings.with_(ingest_slice_rows=4), registry, spark=spark)
+    assert report.balanced and report.totals()["rows_bronze"] == 15 and report.totals()["files"] == 5
+    writes = spark.sql("DESCRIBE HISTORY bronze.fx_sliced__patients").where("operation in ('WRITE', 'CREATE TABLE AS SELECT')")
+    assert writes.count() == 3
+    table = spark.table("bronze.fx_sliced__patients")
+    assert table.count() == 15 and table.select("_file_sha256").distinct().count() == 5
+    assert {r.status for r in spark.sql("select status from bronze.ingest_ledger where source_id = 'fx_sliced'").collect()} == {"loaded"}
+    again = ingest(settings.with_(ingest_slice_rows=4), registry, spark=spark)
+    assert again.outcomes == [] and len(again.skipped) == 5 and spark.table("bronze.fx_sliced__patients").count() == 15

@@ -6,8 +6,10 @@ For each batch:
 2. skip every file the ledger already has (same source, entity and sha256): reruns change nothing;
 3. parse each remaining file with its format's reader; a file that cannot be read as a
    whole is *failed*, and whatever records it holds are quarantined;
-4. per bronze table, one Delta write that replaces the rows of exactly these files
-   (``replaceWhere _file_sha256 IN (...)``), with schema evolution for new columns;
+4. per bronze table, Delta writes that each replace the rows of exactly their files
+   (``replaceWhere _file_sha256 IN (...)``), with schema evolution for new columns: one write
+   per slice of the table's files, a slice holding up to ``ingest_slice_rows`` records, so a
+   batch of any size is parsed and written in bounded memory;
 5. one quarantine write (same replace semantics), then one MERGE into the ledger.
 
 The ledger is written last, so a crash anywhere before it leaves files "not yet loaded":
@@ -349,18 +351,36 @@ def ingest(
     task = progress.add_task("ingest", total=len(todo)) if progress else None
     all_parts: list[_Parsed] = []
 
-    def write_table(table: str, parts: list[_Parsed]) -> None:
+    def write_slice(table: str, parts: list[_Parsed], previous: Future | None) -> None:
+        if previous is not None:  # slices of one table commit in order (the first may create the table)
+            previous.result()
         with clock("bronze_write"):
             new_columns = set(write_bronze(spark, table, parts, report.batch_id, started_at))
         for p in parts:
             p.outcome.new_columns = [c for c in p.names if c in new_columns]
+            p.parsed = None  # written: release the records, keep the outcome and the rejects
 
-    # Parsing (Python) of the next table overlaps the Delta writes (JVM) of earlier ones;
-    # at most BRONZE_WRITERS writes run at once, which also bounds the parsed data held in memory.
+    # Parsing (Python) of the next slice overlaps the Delta writes (JVM) of earlier ones. A slice is the files
+    # of one bronze table up to ``settings.ingest_slice_rows`` good records; each slice replaces exactly its own
+    # files' rows, so the batch never holds more than a few slices in memory, whatever its size. At most
+    # BRONZE_WRITERS writes run at once (slices of different tables in parallel, of one table in order).
+    slice_rows = max(1, settings.ingest_slice_rows)
     with ThreadPoolExecutor(max_workers=BRONZE_WRITERS, thread_name_prefix="bronze-write") as pool:
         in_flight: set[Future] = set()
+        last_write: dict[str, Future] = {}
+
+        def submit(table: str, parts: list[_Parsed]) -> None:
+            nonlocal in_flight
+            if len(in_flight) >= BRONZE_WRITERS:
+                done, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
+                for future in done:
+                    future.result()  # a failed write fails the batch before the ledger is written
+            last_write[table] = pool.submit(write_slice, table, parts, last_write.get(table))
+            in_flight.add(last_write[table])
+
         for table, table_files in by_table.items():
-            parts = []
+            parts: list[_Parsed] = []
+            rows = 0
             for f in table_files:
                 if progress:
                     progress.update(task, description=f"parse {f.source.id}/{f.path.name}")
@@ -368,12 +388,14 @@ def ingest(
                     parts.append(parse_file(registry, f))
                 if progress:
                     progress.advance(task)
-            all_parts.extend(parts)
-            if len(in_flight) >= BRONZE_WRITERS:
-                done, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
-                for future in done:
-                    future.result()  # a failed write fails the batch before the ledger is written
-            in_flight.add(pool.submit(write_table, table, parts))
+                rows += parts[-1].outcome.rows_bronze
+                if rows >= slice_rows:
+                    all_parts.extend(parts)
+                    submit(table, parts)
+                    parts, rows = [], 0
+            if parts or table not in last_write:
+                all_parts.extend(parts)
+                submit(table, parts)
         for future in in_flight:
             future.result()
 
