@@ -22,7 +22,7 @@ from carelake.config import Settings
 
 IDENT = r"^[a-z][a-z0-9_]*$"
 SourceKind = Literal["hospital", "primary_care", "cdc", "exam_centre", "reference_sample"]
-SourceFormat = Literal["csv", "xlsx", "fhir_ndjson", "fhir_bundle", "hl7v2", "jdbc"]
+SourceFormat = Literal["csv", "xlsx", "fhir_ndjson", "fhir_bundle", "hl7v2", "dicom", "jdbc"]
 
 
 class RegistryError(ValueError):
@@ -65,7 +65,7 @@ class CsvOptions(_Strict):
 
 class EntitySpec(_Strict):
     name: str = ""  # filled from the mapping key
-    path: str = ""  # glob with placeholders {landing}, {shared}, {date}; relative paths are under landing
+    path: str = ""  # glob with placeholders {landing}, {shared}, {pydicom_data}, {date}; relative paths are under landing
     columns: dict[str, str] = Field(default_factory=dict)  # source column -> canonical bronze column
     required: list[str] | None = None  # canonical columns that must be present; default from entities.yml
     resource_type: str | None = None  # FHIR: only resources of this type
@@ -210,6 +210,8 @@ class Registry(BaseModel):
     def expand_path(self, pattern: str) -> str:
         settings = self.settings
         text = pattern.replace("{landing}", str(settings.landing_root)).replace("{shared}", str(settings.shared_dir))
+        if "{pydicom_data}" in text:
+            text = text.replace("{pydicom_data}", str(pydicom_data_dir()))
         if not Path(text.split("{")[0]).is_absolute():
             text = str(settings.landing_root / text)
         return text
@@ -239,6 +241,16 @@ class Registry(BaseModel):
             match = regex.match(str(path))
             found.append((path, match.group("date") if match and "date" in regex.groupindex else None))
         return found
+
+
+def pydicom_data_dir() -> Path:
+    """The data folder of the installed pydicom package (its test files: the ``{pydicom_data}`` placeholder)."""
+    from importlib.util import find_spec
+
+    spec = find_spec("pydicom")
+    if spec is None or not spec.submodule_search_locations:
+        raise RegistryError("placeholder {pydicom_data}: the pydicom package is not installed")
+    return Path(next(iter(spec.submodule_search_locations))) / "data"
 
 
 def _format_validation_error(path: Path, raw: dict, exc: ValidationError) -> str:

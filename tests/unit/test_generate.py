@@ -126,7 +126,8 @@ def test_same_seed_gives_identical_bytes(generated, tmp_path):
 
 def test_layout_and_summary(generated):
     out, summary = generated
-    assert summary.sources == ["h01_riverside", "h02_dongcheng", "h03_xishan_chc", "h04_nanhu_adt", "h04_nanhu_his"]
+    assert summary.sources == ["h01_riverside", "h01_riverside_pacs", "h02_dongcheng", "h02_dongcheng_pacs", "h03_xishan_chc",
+                               "h04_nanhu_adt", "h04_nanhu_his", "h04_nanhu_pacs"]
     assert summary.truth_dir == out / "_truth"
     for name in ("persons.csv", "defects.csv", "files.csv", "manifest.json", "local_lab_codes.csv"):
         assert (summary.truth_dir / name).is_file()
@@ -285,7 +286,7 @@ def test_follow_on_days_extend_a_generation_byte_for_byte(generated, sources, tm
 
     longer = runs[2]
     new_files = [f for f in longer.files if f.extract_date in next_dates]
-    assert {f.source_id for f in new_files} == set(summary.sources)
+    assert {f.source_id for f in new_files} == {s for s in summary.sources if not s.endswith("_pacs")}  # imaging: own truth
     for f in new_files:
         assert len(read_records(tmp_path / "plus2" / f.file, sources[f.source_id])) == f.records, f.file
     check_defects(tmp_path / "plus2", longer, _table(longer.truth_dir / "defects.csv"), sources)
@@ -319,7 +320,8 @@ def test_zero_rates_give_no_defects(tmp_path):
 
 def test_more_hospitals_cycle_layouts():
     ids = [entry["id"] for entry in registry_entries(9)]
-    assert ids[5:] == ["h05_riverside_2", "h06_dongcheng_2", "h07_xishan_chc_2", "h08_nanhu_2_adt", "h08_nanhu_2_his", "h09_riverside_3"]
+    assert ids[8:] == ["h05_riverside_2", "h05_riverside_2_pacs", "h06_dongcheng_2", "h06_dongcheng_2_pacs", "h07_xishan_chc_2",
+                       "h08_nanhu_2_adt", "h08_nanhu_2_his", "h08_nanhu_2_pacs", "h09_riverside_3", "h09_riverside_3_pacs"]
     assert all(re.fullmatch(r"[a-z][a-z0-9_]*", i) and "__" not in i for i in ids)
 
 
@@ -353,7 +355,33 @@ def test_registry_finds_generated_files(generated, tmp_path):
     registry = load_registry(settings, path=path)
     found = {(source.id, entity.name, str(p.relative_to(out)), d)
              for source in registry.sources for entity in source.entities.values() for p, d in registry.landed_files(source, entity)}
-    assert found == {(f.source_id, f.entity, f.file, f.extract_date) for f in summary.files}
+    imaging = _table(summary.truth_dir / "imaging.csv") + _table(summary.truth_dir / "imaging_bad_files.csv")
+    assert imaging
+    assert found == {(f.source_id, f.entity, f.file, f.extract_date) for f in summary.files} | {
+        (i["source_id"], "imaging_instances", i["file"], i["extract_date"]) for i in imaging}
+
+
+def test_imaging_studies_link_to_registered_patients_and_visits(generated):
+    """Every generated DICOM file reads back with the truth's UIDs; PatientID and AccessionNumber name a patient and a
+    visit of the same hospital; the planted bad files are one non-DICOM and one truncated file per PACS."""
+    from carelake.sources import UnreadableFile
+    from carelake.sources.dicom import read_dicom
+
+    out, summary = generated
+    images = _table(summary.truth_dir / "imaging.csv")
+    registered = {(p["source_id"].split("_")[0], p["patient_source_id"]) for p in _table(summary.truth_dir / "persons.csv")}
+    for image in images:
+        parsed = read_dicom(out / image["file"], None, None)
+        row = dict(zip(parsed.columns, parsed.rows[0]))
+        assert (row["SOPInstanceUID"], row["StudyInstanceUID"], row["PatientID"], row["AccessionNumber"]) == (
+            image["sop_instance_uid"], image["study_instance_uid"], image["patient_source_id"], image["encounter_source_id"])
+        assert (image["source_id"].split("_")[0], row["PatientID"]) in registered
+    bad = _table(summary.truth_dir / "imaging_bad_files.csv")
+    assert sorted((b["source_id"], b["defect"]) for b in bad) == sorted(
+        (s, d) for s in {i["source_id"] for i in images} for d in ("not_dicom", "truncated"))
+    for b in bad:
+        with pytest.raises(UnreadableFile, match="not a DICOM Part 10 file" if b["defect"] == "not_dicom" else "truncated"):
+            read_dicom(out / b["file"], None, None)
 
 
 def test_fhir_resources_validate(generated):

@@ -6,6 +6,18 @@
     to_utc_timestamp(try_to_timestamp(replace(nullif(trim({{ col }}), ''), 'T', ' '), '{{ fmt }}'), '{{ tz or var("source_timezone") }}')
 {%- endmacro %}
 
+{#- DICOM DA (YYYYMMDD; the old ACR-NEMA form YYYY.MM.DD too) as a date. -#}
+{% macro dicom_date(col) -%}
+    to_date(try_to_timestamp(substr(replace(trim({{ col }}), '.', ''), 1, 8), 'yyyyMMdd'))
+{%- endmacro %}
+
+{#- A DICOM DA + TM pair as a UTC timestamp (TM: HHMMSS.FFFFFF, trailing parts optional, old form HH:MM:SS;
+    seconds kept); a date without a time is midnight local time. -#}
+{% macro dicom_ts(date_col, time_col, tz=none) -%}
+    {%- set digits = "rpad(substr(replace(replace(coalesce(trim(" ~ time_col ~ "), ''), ':', ''), '.', ''), 1, 6), 6, '0')" -%}
+    {{ local_ts_to_utc("substr(replace(trim(" ~ date_col ~ "), '.', ''), 1, 8) || " ~ digits, 'yyyyMMddHHmmss', tz) }}
+{%- endmacro %}
+
 {#- The wall-clock zone of one source's times: var('source_timezones')[source], else var('source_timezone'). -#}
 {% macro source_timezone_of(source_id) -%}
     {{- var("source_timezones", {}).get(source_id, var("source_timezone")) -}}

@@ -12,7 +12,8 @@
                      mapped onto canonical names (or need a derived value, e.g. a record key or a constant code system)
     Times without an offset are in the source's zone: var('source_timezones')[source], else var('source_timezone').
 
-    Rules: text (trimmed, blank -> null), ref, upper, lower, num (double), date, ts, extra, and the standardisers
+    Rules: text (trimmed, blank -> null), ref, upper, lower, num (double), int, date, ts, extra, dicom_date (DICOM DA
+    YYYYMMDD), dicom_ts (a DICOM DA column and its TM partner, `<x>_date` + `<x>_time`, local -> UTC), and the standardisers
     of macros/standardise.sql (id_number, phone, sex, visit_type, discharge_status, diagnosis_type, department_type,
     code_system, unit, abnormal_flag); range_low / range_high parse a reference range 'low - high'. -#}
 {% macro stg_canonical(date_format='yyyy-MM-dd', datetime_format='yyyy-MM-dd HH:mm:ss', strip_refs=false, missing=[], extras={}, table=none, columns={}) -%}
@@ -21,7 +22,8 @@
         {{ exceptions.raise_compiler_error("stg_canonical: model name must be stg_<source>__<entity>, got " ~ name) }}
     {%- endif -%}
     {%- set source_name, entity = name[4:].split('__', 1) -%}
-    {%- set null_types = {"date": "date", "ts": "timestamp", "num": "double", "range_low": "double", "range_high": "double"} -%}
+    {%- set null_types = {"date": "date", "ts": "timestamp", "num": "double", "int": "int", "range_low": "double", "range_high": "double",
+                          "dicom_date": "date", "dicom_ts": "timestamp"} -%}
 with source as (
     select * from {{ bronze_source(source_name, table or entity) }}
 )
@@ -46,6 +48,12 @@ select
         lower({{ clean(col) }})
     {%- elif kind == 'num' -%}
         try_cast({{ clean(col) }} as double)
+    {%- elif kind == 'int' -%}
+        try_cast({{ clean(col) }} as int)
+    {%- elif kind == 'dicom_date' -%}
+        {{ dicom_date(col) }}
+    {%- elif kind == 'dicom_ts' -%}
+        {{ dicom_ts(col, col | replace('_date', '_time'), source_timezone_of(source_name)) }}
     {%- elif kind == 'range_low' -%}
         try_cast(regexp_extract({{ col }}, '^\\s*([0-9.]+)\\s*-', 1) as double)
     {%- elif kind == 'range_high' -%}

@@ -1,7 +1,8 @@
 {#- The canonical silver columns per entity, which staged sources deliver it, its key, and how each
     column is staged from a canonical bronze table (macros/stg_canonical.sql): [column, rule], where
     rule is `kind` or `kind:bronze_column` (the bronze column defaults to the silver column's name).
-    Hand-staged sources (HL7: models/staging/h04_nanhu_adt/) deliver the same columns.
+    Hand-staged sources (HL7: models/staging/h04_nanhu_adt/) deliver the same columns. imaging_instances: one row per
+    DICOM file (PACS sources, format dicom), keyed by the SOP Instance UID.
     Adding a source = adding its id here (and its staging models), or registering it only: `carelake transform`
     generates the staging models of registered sources that have none and passes their ids as var `onboarded_sources`. -#}
 {% macro entity_spec(entity) -%}
@@ -68,6 +69,18 @@
             "key": ["source_id", "device_code"], "updated_at": false,
             "staging": [["device_code", "text"], ["device_name", "text"], ["device_type", "text"], ["manufacturer", "text"],
                         ["model", "text"], ["serial_no", "upper"], ["department_code", "ref"], ["install_date", "date"]]},
+        "imaging_instances": {
+            "sources": ["h01_riverside_pacs", "h02_dongcheng_pacs", "h04_nanhu_pacs", "sample_pydicom"],
+            "key": ["source_id", "sop_instance_uid"], "updated_at": false,
+            "staging": [["sop_instance_uid", "text"], ["sop_class_uid", "text"], ["study_instance_uid", "text"],
+                        ["series_instance_uid", "text"], ["study_id", "text"], ["accession_number", "text"],
+                        ["modality", "upper"], ["body_part", "upper"], ["study_date", "dicom_date"],
+                        ["study_datetime", "dicom_ts:study_date"], ["series_datetime", "dicom_ts:series_date"],
+                        ["study_description", "text"], ["series_number", "int"], ["series_description", "text"],
+                        ["instance_number", "int"], ["referring_physician_name", "text"], ["institution_name", "text"],
+                        ["manufacturer", "text"], ["station_name", "text"], ["patient_source_id", "text"],
+                        ["patient_name", "text"], ["birth_date", "dicom_date"], ["sex", "sex"],
+                        ["specific_character_set", "text"], ["transfer_syntax_uid", "text"]]},
     } -%}
     {%- set spec = specs[entity] -%}
     {%- do spec.update({"columns": spec["staging"] | map(attribute=0) | list}) -%}

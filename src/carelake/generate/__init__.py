@@ -4,8 +4,9 @@
     summary = generate(Path("landing"), hospitals=4, patients=300, days=2, seed=42)
 
 ``generate`` writes ``<out_dir>/<source_id>/<YYYY-MM-DD>/<file>`` for each day
+(a hospital's PACS: ``<YYYY-MM-DD>/<visit>/SE<nn>/IM<nnnn>.dcm``, :mod:`carelake.generate.imaging`)
 and ``<out_dir>/_truth/`` (persons, defects, files, manifest, local lab code
-map). Same arguments give byte-identical files. ``patients`` is the number of
+map, notes' planted PII, imaging studies and bad files). Same arguments give byte-identical files. ``patients`` is the number of
 patients each hospital registers; ``overlap`` the share of them also registered
 at one other hospital. ``registry_entries`` gives the matching
 ``metadata/sources.yml`` entries.
@@ -31,6 +32,8 @@ from pathlib import Path
 from carelake.generate.activity import HospitalSimulation
 from carelake.generate.defects import DIMENSIONS, inject, resolve_rates
 from carelake.generate.extracts import ExtractWriter
+from carelake.generate.imaging import ImagingWriter, pacs_source_id
+from carelake.generate.imaging import write_truth as write_imaging_truth
 from carelake.generate.layouts import CSV_LAYOUTS, plan_hospitals
 from carelake.generate.notes import NoteWriter
 from carelake.generate.notes import write_truth as write_notes_truth
@@ -64,6 +67,7 @@ def generate(out_dir: Path, hospitals: int = 4, patients: int = 300, days: int =
     doctor_pool: list[dict] = []
     dropped: dict[str, dict[str, int]] = {}
     note_writers: dict[str, NoteWriter] = {}
+    imaging_writers: dict[str, ImagingWriter] = {}
     for h, member_indexes in zip(plan, members, strict=True):
         simulation = HospitalSimulation(h, persons, member_indexes, factory, doctor_pool, start, days, seed)
         simulations.append(simulation)
@@ -71,6 +75,9 @@ def generate(out_dir: Path, hospitals: int = 4, patients: int = 300, days: int =
         drop_source = next((s for s in h.source_ids.values() if s in drops), None)
         if drop_source:  # a planted volume drop, applied before the defects so the defect truth stays exact
             dropped[drop_source] = apply_drop(hospital_days, start, drops[drop_source], random.Random(f"{seed}:{drop_source}:drop"))
+        if pacs_source_id(h):  # imaging studies of the clean visits, from a stream of their own
+            imaging_writers[h.base_id] = ImagingWriter(h, writer, simulation.persons_by_id(), simulation.doctors)
+            imaging_writers[h.base_id].days(hospital_days, random.Random(f"{seed}:{h.base_id}:imaging"))
         inject(hospital_days, rates, random.Random(f"{seed}:{h.base_id}:defects"))
         if h.layout in CSV_LAYOUTS:  # clinical notes with planted PII, from a stream of their own
             note_writers[h.base_id] = NoteWriter(h.base_id, CSV_LAYOUTS[h.layout].language, factory, simulation.persons_by_id())
@@ -83,6 +90,10 @@ def generate(out_dir: Path, hospitals: int = 4, patients: int = 300, days: int =
             registered = len(simulation.registrations)
             newcomers = arrivals.draw(simulation.daily_registrations, simulation.person_keys)
             records = simulation.follow_on_day(day, newcomers, doctor_pool)
+            if simulation.h.base_id in imaging_writers:
+                imaging_writers[simulation.h.base_id].persons = simulation.persons_by_id()
+                imaging_writers[simulation.h.base_id].days([records], random.Random(f"{seed}:{simulation.h.base_id}:imaging:day{day}"),
+                                                           first_day=day)
             inject([records], rates, random.Random(f"{seed}:{simulation.h.base_id}:defects:day{day}"))
             if simulation.h.base_id in note_writers:
                 note_writers[simulation.h.base_id].registrations = simulation.persons_by_id()
@@ -99,6 +110,7 @@ def generate(out_dir: Path, hospitals: int = 4, patients: int = 300, days: int =
                                     for source_id, drop in drops.items()}
     counts = write_truth(truth_dir, writer.files, writer.defects, person_entries, arguments, rates)
     write_notes_truth(truth_dir, list(note_writers.values()), arrivals.persons)
+    write_imaging_truth(truth_dir, list(imaging_writers.values()))
     (truth_dir / "local_lab_codes.csv").write_text(lab_code_map_csv(hospitals), encoding="utf-8")
     sources = [entry["id"] for entry in registry_entries(hospitals)]
     return GenerationSummary(out_dir=out_dir, sources=sources, files=writer.files,

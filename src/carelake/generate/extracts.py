@@ -34,7 +34,7 @@ class ExtractWriter:
         self.defects: list[DefectEntry] = []
         self.feeds: dict[str, AdtFeed] = {}  # an HL7 feed numbers its messages across days
 
-    def _place(self, source_id: str, day: int, file_name: str) -> tuple[Path | None, str, str]:
+    def place(self, source_id: str, day: int, file_name: str) -> tuple[Path | None, str, str]:
         """(path to write, or None when the date is not wanted; relative path; extract date)."""
         extract_date = (self.start + timedelta(days=day)).isoformat()
         relative = f"{source_id}/{extract_date}/{file_name}"
@@ -61,7 +61,7 @@ class ExtractWriter:
     def csv_source(self, source_id: str, layout: CsvLayout, days: list[Day], first_day: int = 0) -> None:
         for index, day in enumerate(days, start=first_day):
             for entity, (file_name, columns) in layout.files.items():
-                path, relative, extract_date = self._place(source_id, index, file_name)
+                path, relative, extract_date = self.place(source_id, index, file_name)
                 records = day[entity]
                 rows = ([layout.render(column, local_value(record, column, layout)) for _, column in columns] for record in records)
                 starts = write_csv(path, [header for header, _ in columns], rows, encoding=layout.encoding,
@@ -75,7 +75,7 @@ class ExtractWriter:
                 records = day[entity]
                 if not records:
                     continue
-                path, relative, extract_date = self._place(h.base_id, index, file_name)
+                path, relative, extract_date = self.place(h.base_id, index, file_name)
                 build = fhir.BUILDERS[entity]
                 lines = write_ndjson(path, [build(record, h) for record in records])
                 self.files.append(FileEntry(h.base_id, entity, relative, len(records), extract_date))
@@ -84,7 +84,7 @@ class ExtractWriter:
     def hl7_source(self, h: Hospital, source_id: str, days: list[Day], first_day: int = 0) -> None:
         feed = self.feeds.setdefault(source_id, AdtFeed(h))
         for index, day in enumerate(days, start=first_day):
-            path, relative, extract_date = self._place(source_id, index, HL7_FILE)
+            path, relative, extract_date = self.place(source_id, index, HL7_FILE)
             messages = feed.day(day, self.start + timedelta(days=index))
             if not messages:
                 continue

@@ -16,8 +16,10 @@ import yaml
 
 from carelake.generate import fhir
 from carelake.generate.extracts import HIS_ENTITIES, HL7_ENTITY, HL7_FILE
+from carelake.generate.imaging import pacs_source_id
 from carelake.generate.layouts import CSV_LAYOUTS, CsvLayout, Hospital, plan_hospitals
 from carelake.generate.reference import LAB_TESTS
+from carelake.sources.dicom import CANONICAL as DICOM_COLUMNS
 
 _DATE_FORMATS = {"csv_en": "%Y-%m-%d", "csv_zh": "%Y/%m/%d", "hl7_his": "%Y-%m-%d"}
 _SOURCE_NOTES = {
@@ -26,6 +28,8 @@ _SOURCE_NOTES = {
     "fhir": "FHIR R4 bulk export (NDJSON), one file per resource type per day; references are 'Type/id'.",
     "hl7_adt": "HL7 v2.5 ADT (A01/A03/A04/A28/A31) and ORU^R01 feed; segments end with CR, one message per line.",
     "hl7_his": "HIS pharmacy and master data export, pipe-delimited UTF-8 CSV.",
+    "pacs": "PACS export, header-only DICOM files per visit (<date>/<visit>/SE<nn>/IM<nnnn>.dcm); PatientID is the "
+            "hospital's patient number, AccessionNumber the visit number.",
 }
 
 
@@ -51,6 +55,14 @@ def _source(h: Hospital, source_id: str, fmt: str, note_key: str, entities: dict
 
 
 def entries_for(h: Hospital) -> list[dict]:
+    pacs = pacs_source_id(h)
+    imaging = [_source(h, pacs, "dicom", "pacs", {"imaging_instances": {"path": f"{{landing}}/{pacs}/{{date}}/**/*.dcm",
+                                                                       "columns": dict(DICOM_COLUMNS)}},
+                       name_suffix=" PACS")] if pacs else []
+    return _system_entries(h) + imaging
+
+
+def _system_entries(h: Hospital) -> list[dict]:
     if h.layout in ("csv_en", "csv_zh"):
         layout = CSV_LAYOUTS[h.layout]
         return [_source(h, h.base_id, "csv", h.layout, _csv_entities(h.base_id, layout, layout.files), _csv_options(layout, h.layout))]

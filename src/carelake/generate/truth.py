@@ -56,7 +56,7 @@ class GenerationSummary:
     persons: int = 0
 
 
-def _write_table(path: Path, header: tuple[str, ...], rows) -> None:
+def write_table(path: Path, header: tuple[str, ...], rows) -> None:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(header)
@@ -67,9 +67,9 @@ def _write_table(path: Path, header: tuple[str, ...], rows) -> None:
 def write_truth(truth_dir: Path, files: list[FileEntry], defects: list[DefectEntry], persons: list[PersonEntry],
                 arguments: dict, rates: dict[str, float]) -> dict[str, dict[str, int]]:
     truth_dir.mkdir(parents=True, exist_ok=True)
-    _write_table(truth_dir / "persons.csv", PersonEntry._fields, persons)
-    _write_table(truth_dir / "defects.csv", DefectEntry._fields, defects)
-    _write_table(truth_dir / "files.csv", ("source_id", "entity", "file", "extract_date", "records"),
+    write_table(truth_dir / "persons.csv", PersonEntry._fields, persons)
+    write_table(truth_dir / "defects.csv", DefectEntry._fields, defects)
+    write_table(truth_dir / "files.csv", ("source_id", "entity", "file", "extract_date", "records"),
                  ((f.source_id, f.entity, f.file, f.extract_date, f.records) for f in files))
     counts: dict[str, dict[str, int]] = {}
     for defect in defects:

@@ -19,6 +19,7 @@ READERS = {
     "fhir_ndjson": "carelake.sources.fhir:read_fhir_ndjson",
     "fhir_bundle": "carelake.sources.fhir:read_fhir_bundle",
     "hl7v2": "carelake.sources.hl7v2:read_hl7v2",
+    "dicom": "carelake.sources.dicom:read_dicom",
 }
 
 

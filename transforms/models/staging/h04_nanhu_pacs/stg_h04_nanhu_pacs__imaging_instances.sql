@@ -1,0 +1,2 @@
+-- 南湖医院 PACS (dicom): one row per DICOM file header, typed (DICOM dates and times -> date / UTC timestamp).
+{{ stg_canonical() }}
