@@ -3,7 +3,8 @@
 The person is found through the master patient index (``silver.mpi_person_map``): a ``person_id`` or
 one ``source_id:patient_source_id`` gives all the source records linked to that person. Then:
 
-* bronze: each source table by ``(_source_id, patient_source_id)``; ``bronze.quarantine`` by the
+* bronze: each source table by ``(_source_id, patient_source_id)``, the organisation's other systems (its PACS)
+  by the same patient number (:func:`with_sibling_systems`); ``bronze.quarantine`` by the
   patient number appearing in the rejected record's raw text of that source;
 * silver: the dbt incremental tables (they keep rows) by ``(source_id, patient_source_id)`` and the MPI
   map/merges by ``person_id`` (staging models are views over bronze: nothing stored);
@@ -72,6 +73,21 @@ def find_person(spark, person: str) -> tuple[int | None, list[tuple[str, str]]]:
     if not keys:
         raise PersonNotFound(f"person_id {person_id} is not in {MPI_MAP}")
     return person_id, keys
+
+
+def with_sibling_systems(keys: list[tuple[str, str]], registry) -> list[tuple[str, str]]:
+    """The keys plus the same patient numbers in the other systems of the same organisation.
+
+    A hospital's systems (HIS, ADT, PACS) name a patient by the hospital's patient number; only the patient
+    register's records are in the MPI, so e.g. a PACS's imaging rows are the person's by organisation and number
+    (the rule ``int_imaging_studies`` links them by)."""
+    organisation = {s.id: s.organization for s in registry.sources if s.organization}
+    found = list(keys)
+    for source_id, patient in keys:
+        for sibling, code in organisation.items():
+            if code == organisation.get(source_id) and (sibling, patient) not in found:
+                found.append((sibling, patient))
+    return found
 
 
 def _key_predicate(source_column: str, keys: list[tuple[str, str]], patient_expr: str) -> str:
@@ -154,9 +170,12 @@ def erase_person(spark, settings, person: str, reason: str, requested_by: str = 
 
     if not reason.strip():
         raise ValueError("an erasure needs a reason")
-    person_id, keys = find_person(spark, person)
+    from carelake.registry import load_registry
+
+    person_id, records = find_person(spark, person)
+    keys = with_sibling_systems(records, load_registry(settings))
     reference = keyed_reference(settings, f"person:{person_id}" if person_id is not None else f"record:{person}")
-    report = ErasureReport(reference, len(keys), dry_run=dry_run)
+    report = ErasureReport(reference, len(records), dry_run=dry_run)
     # the person's bronze rows (file + row number) locate their failed-rule samples in quality.failed_rows
     targets = _erasure_targets(spark, settings)
     bronze_rows = []
@@ -176,7 +195,7 @@ def erase_person(spark, settings, person: str, reason: str, requested_by: str = 
         _erase_rows(spark, {table: predicates[table] for table in report.deleted})
         record_access(spark, settings, user=requested_by, role="governance_officer", action="erase",
                       tables=list(report.deleted), rows=report.total, purpose=reason,
-                      details={"person_reference": reference, "source_records": len(keys)})
+                      details={"person_reference": reference, "source_records": len(records)})
     return report
 
 
