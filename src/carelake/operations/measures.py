@@ -39,7 +39,7 @@ def delta_table_details(context: MeasureContext, database: str) -> list[dict]:
         spark = context.spark
         if not spark.catalog.databaseExists(database):
             return []
-        details = [spark.sql(f"DESCRIBE DETAIL {database}.{table.name}").first().asDict()
+        details = [spark.sql(f"DESCRIBE DETAIL `{database}`.`{table.name}`").first().asDict()
                    for table in spark.catalog.listTables(database) if table.tableType != "VIEW" and not table.isTemporary]
         return [d for d in details if d.get("format") == "delta"]
 
