@@ -275,6 +275,42 @@ def report(
 
 
 @app.command()
+def dashboard(
+    out: Optional[Path] = typer.Option(None, "--out", help="HTML file to write (default <lake>/_dashboard/index.html); "
+                                       "dashboard.json is written beside it."),
+    serve_port: Optional[int] = typer.Option(None, "--serve", help="Then serve the page on http://127.0.0.1:PORT/ until Ctrl-C."),
+    check: bool = typer.Option(False, "--check", help="Only validate metadata/operations/indicators.yml (no lake needed)."),
+):
+    """Write the operations dashboard: every indicator of metadata/operations/indicators.yml with value, red / amber /
+    green status and definition, plus charts; values also to dashboard.json and ops.indicator_values."""
+    from carelake.operations.indicators import IndicatorError, load_indicators
+
+    settings = _settings()
+    try:
+        catalog = load_indicators(settings)
+    except IndicatorError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    if check:
+        console.print(f"[green]ok[/green] {len(catalog.indicators)} indicators, {len(catalog.charts)} charts in {catalog.path}")
+        return
+    from carelake.operations.dashboard import build_dashboard
+    from carelake.operations.evaluate import IndicatorEvaluationError
+
+    try:
+        path = build_dashboard(_spark(settings), settings, out)
+    except IndicatorEvaluationError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from None
+    console.print(f"operations dashboard: {path}")
+    if serve_port is not None:
+        from carelake.operations.serve import serve
+
+        console.print(f"serving on http://127.0.0.1:{serve_port}/{path.name} (Ctrl-C stops)")
+        serve(path, serve_port)
+
+
+@app.command()
 def tables(layer: Optional[str] = typer.Argument(None, help="bronze, silver, gold, quality or audit (default: all).")):
     """List the lake's tables with their row counts."""
     from carelake.lake import table_counts
@@ -324,8 +360,10 @@ def demo(
 
 
 def _demo_governance(settings, spark, last_day: str) -> None:
-    """Validate (all three levels), write the quality report of the last extract month, build the role views."""
+    """Validate (all three levels), write the quality report of the last extract month, build the role views, write the
+    operations dashboard."""
     from carelake.access.roles import build_views
+    from carelake.operations.dashboard import build_dashboard
     from carelake.quality import validate as run_validate
     from carelake.quality.report import build_report
 
@@ -333,6 +371,7 @@ def _demo_governance(settings, spark, last_day: str) -> None:
     console.print(run.summary())
     console.print(f"quality report: {build_report(spark, settings, last_day[:7])}")
     console.print(build_views(spark, settings).summary())
+    console.print(f"operations dashboard: {build_dashboard(spark, settings)}")
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
@@ -620,7 +659,7 @@ def backup(
     verify: Optional[str] = typer.Option(None, "--verify", help="Check a backup's files and checksums (an id, or 'latest')."),
 ):
     """Back up the whole lake (Delta files and logs, other lake files, the catalog) to the backup location."""
-    from carelake.backup import backups_in, load_backup_policy, take_backup, verify_backup
+    from carelake.backup import backups_in, load_backup_policy, take_recorded_backup, verify_backup
 
     settings = _settings()
     policy = load_backup_policy(settings)
@@ -635,7 +674,7 @@ def backup(
         console.print(f"{len(bad)} bad files" if bad else "backup sound: every file present with its checksum")
         raise typer.Exit(1 if bad else 0)
     try:
-        manifest = take_backup(_spark(settings), settings, kind=kind, policy=policy)
+        manifest = take_recorded_backup(_spark(settings), settings, kind=kind, policy=policy)
     except ValueError as exc:
         err.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None

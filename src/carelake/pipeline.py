@@ -106,3 +106,12 @@ def report_step(month: str, settings: Settings | None = None) -> str:
 
     settings = settings or load_settings()
     return str(build_report(get_spark(settings), settings, month))
+
+
+def dashboard_step(settings: Settings | None = None) -> str:
+    """Regenerate the operations dashboard (metadata/operations/indicators.yml); returns the page's path."""
+    from carelake.operations.dashboard import build_dashboard
+    from carelake.spark import get_spark
+
+    settings = settings or load_settings()
+    return str(build_dashboard(get_spark(settings), settings))

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from carelake.config import Settings, load_settings
+from carelake.operations.runs import StepOutcome, recorded
 
 TRANSFORMS_DIRNAME = "transforms"
 SILVER_SELECTION = ["resource_type:seed", "staging", "intermediate"]
@@ -177,6 +178,14 @@ def run_dbt(args: list[str], settings: Settings | None = None, timeout: float | 
     return DbtResult(list(args), proc.returncode, seconds, proc.stdout, home / "target", results)
 
 
+def _build_step(call: dict) -> str:
+    """The run record's step name of a dbt build: the silver or gold layer, else the selection."""
+    select = call["select"]
+    layers = {str(SILVER_SELECTION): "transform-silver", str(GOLD_SELECTION): "transform-gold"}
+    return layers.get(str(select if isinstance(select, list) else [select]), f"dbt-build {select}")
+
+
+@recorded(_build_step, outcome=lambda result: StepOutcome(error=None if result.success else f"dbt exit {result.returncode}"))
 def build(settings: Settings | None = None, select: str | list[str] | None = None, full_refresh: bool = False,
           extra: list[str] | None = None) -> DbtResult:
     """``dbt build`` (seeds, models, tests) for a selection."""
@@ -188,6 +197,7 @@ def build(settings: Settings | None = None, select: str | list[str] | None = Non
     return run_dbt(args + list(extra or []), settings)
 
 
+@recorded("mpi")
 def run_mpi(settings: Settings, spark=None) -> str:
     """Link source patients into persons: silver.int_patients__unioned -> silver.mpi_person_map.
 
@@ -203,6 +213,7 @@ def run_mpi(settings: Settings, spark=None) -> str:
     return f"MPI: {report} ({time.monotonic() - started:.1f}s)"
 
 
+@recorded("deidentify")
 def run_deidentify(settings: Settings, spark=None) -> str:
     """Keyed pseudonyms and redacted notes for gold (metadata/privacy/deidentification.yml), in this process."""
     from carelake.privacy import deidentify_step

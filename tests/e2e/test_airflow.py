@@ -28,6 +28,7 @@ SCHEDULES = {
     "carelake_quality": ("AssetTriggeredTimetable", "carelake://lake/gold"),
     "carelake_quality_report": ("CronDataIntervalTimetable", "0 0 1 * *"),
     "carelake_lifecycle": ("CronDataIntervalTimetable", "0 0 * * 0"),
+    "carelake_dashboard": ("AssetTriggeredTimetable", "carelake://lake/quality"),
 }
 
 
@@ -126,3 +127,17 @@ def test_monthly_report_dag_writes_the_report_of_its_interval_month(quality_run,
     sources = {r[0] for r in spark.sql(f"select distinct source_id from quality.scores where run_id = '{quality_run.run_id}' "
                                         f"and period_type = 'month' and date_format(period_start, 'yyyy-MM') = '{month}'").collect()}
     assert month in html and sources and all(s in html for s in sources if s != "*")
+
+
+def test_dashboard_dag_regenerates_the_page_after_a_run(quality_run, settings, dagbag):
+    """The dashboard DAG (scheduled on the lake's assets) runs its one task in-process and writes the page and its data."""
+    from carelake.operations.dashboard import JSON_NAME, default_dashboard_path
+
+    page = default_dashboard_path(settings)
+    page.unlink(missing_ok=True)
+    dag = dagbag.get_dag("carelake_dashboard")
+    assert all(uri in str(dag.timetable.asset_condition) for uri in ("carelake://lake/bronze", "carelake://lake/gold"))
+    assert run_dag(dagbag, "carelake_dashboard").state == "success"
+    html = page.read_text(encoding="utf-8")
+    values = json.loads((page.parent / JSON_NAME).read_text(encoding="utf-8"))["values"]
+    assert "operations dashboard" in html and len({v["indicator_id"] for v in values}) >= 50

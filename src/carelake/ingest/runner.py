@@ -41,6 +41,7 @@ from carelake.ingest.tables import (
     ensure_tables,
     sql_in_list,
 )
+from carelake.operations.runs import StepOutcome, recorded
 from carelake.registry import Registry, load_registry
 from carelake.sources import ParsedFile, Rejected, UnreadableFile, get_reader
 
@@ -297,6 +298,9 @@ def known_files(spark) -> dict[tuple[str, str, str, str], str]:
     return {tuple(r[:4]): r[4] for r in spark.table(LEDGER_TABLE).select(*LEDGER_KEY, "status").collect()}
 
 
+@recorded("ingest", outcome=lambda report: StepOutcome(rows=report.totals()["rows_read"],
+                                                       error=None if report.balanced else "ledger does not balance"),
+          source=lambda call: ",".join(call["source_ids"]) if call["source_ids"] else None)
 def ingest(
     settings: Settings | None = None,
     registry: Registry | None = None,

@@ -18,6 +18,7 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from carelake.operations.runs import recorded
 from carelake.quality.metrics import ALL_TABLES
 from carelake.quality.scores import ALL_SOURCES
 from carelake.quality.tables import ALERTS, ANOMALIES, DAILY_METRICS, FAILED_ROWS, RESULTS, SCORES
@@ -290,6 +291,7 @@ def render(data: ReportData, data_docs: Path | None = None) -> str:
         data_docs=data_docs.as_uri() if data_docs else None)
 
 
+@recorded("report")
 def build_report(spark, settings, month: str, out: Path | None = None) -> Path:
     """Collect, render and write the month's report; returns its path."""
     chosen = Month.parse(month)

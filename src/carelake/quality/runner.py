@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+from carelake.operations.runs import StepOutcome, recorded
 from carelake.quality import alerts, anomaly
 from carelake.quality import tables as qt
 from carelake.quality.checked_tables import IDENTIFIER_COLUMNS, build_checked_table
@@ -57,6 +58,7 @@ def data_docs_dir(settings) -> Path:
     return settings.lake_root / "_quality" / "data_docs"
 
 
+@recorded("quality", outcome=lambda run: StepOutcome(rows=sum(run.status_counts.values())))
 def validate(settings, spark, *, run_id: str | None = None, tables: list[str] | None = None) -> ValidationRun:
     """Validate the checked tables (all suites, or ``tables``) and write quality.results/scores/failed_rows."""
     from carelake.quality.scores import score_rows
