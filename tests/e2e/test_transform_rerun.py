@@ -117,6 +117,9 @@ def rerun(spark, settings, demo_extracts, gold, airflow_dags):
     return {"before": before, "after": after, "truth_before": truth_before, "runs": runs,
             "truth_after": read_truth(landed.truth_dir / "persons.csv"),
             "new_files": [f for f in landed.files if f.extract_date == NEXT_DATE],
+            # a PACS lands one DICOM file per instance (imaging truth), planted bad ones included
+            "new_images": [r for name in ("imaging.csv", "imaging_bad_files.csv")
+                           for r in read_truth(landed.truth_dir / name) if r["extract_date"] == NEXT_DATE],
             "ledger_rows": (ledger, spark.table("bronze.ingest_ledger").count()),
             "bronze_versions": (versions, bronze_versions(spark))}
 
@@ -131,7 +134,12 @@ def test_the_next_day_is_landed_and_ingested(rerun, spark):
     new_files = rerun["new_files"]
     assert {f.source_id for f in new_files} >= {"h01_riverside", "h02_dongcheng", "h03_xishan_chc", "h04_nanhu_adt"}
     ledger = spark.sql(f"select file_path, status, rows_read from bronze.ingest_ledger where extract_date = '{NEXT_DATE}'").collect()
-    assert len(ledger) == len(new_files), [r.file_path for r in ledger]
+    images = rerun["new_images"]
+    assert len(ledger) == len(new_files) + len(images), [r.file_path for r in ledger]
+    for image in images:  # one record per DICOM file: bronze, or quarantine for a planted bad file
+        row = next((r for r in ledger if r.file_path.endswith(image["file"])), None)
+        assert row is not None and row.rows_read == 1, (image["file"], row)
+        assert row.status == ("failed" if image.get("defect") else "loaded"), (image["file"], row)
     for f in new_files:  # every file of the day in the ledger; a loaded one with all its records
         row = next((r for r in ledger if r.file_path.endswith(f.file)), None)
         assert row is not None and row.status in ("loaded", "duplicate"), (f.file, row)
