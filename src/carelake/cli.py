@@ -339,13 +339,34 @@ def demo(
     A demo lake is a development lake: unless CARELAKE_PSEUDONYM_KEY is set it uses the documented dev pseudonym key.
     """
     from carelake.generate import generate as run_generate
-    from carelake.ingest import ingest as run_ingest
 
     os.environ.setdefault("CARELAKE_ENV", "dev")
     settings = _settings()
     registry = _registry(settings, None)
     summary = run_generate(settings.landing_root, hospitals=hospitals, patients=patients, days=days)
     console.print(f"generated {summary.total_records:,} records in {len(summary.files)} files into {settings.landing_root}")
+    _run_pipeline(settings, registry, with_transform, with_governance, last_day=max(f.extract_date for f in summary.files))
+
+
+@app.command("run")
+def run_pipeline(
+    with_transform: bool = typer.Option(True, "--transform/--no-transform", help="Also build silver and gold (dbt + MPI)."),
+    with_governance: bool = typer.Option(True, "--governance/--no-governance",
+                                         help="Also validate (quality report of the last month) and build the role views."),
+    registry_file: Optional[Path] = RegistryOpt,
+):
+    """The whole pipeline on what has landed: ingest every new file, build silver and gold, validate, report, views.
+
+    The same job as `carelake demo` without generating extracts; on a cluster set CARELAKE_SPARK_MASTER
+    (docs/scale-out.md). Exit 3 if the ingest does not balance, 1 if a transform step fails.
+    """
+    settings = _settings()
+    _run_pipeline(settings, _registry(settings, registry_file), with_transform, with_governance, last_day=None)
+
+
+def _run_pipeline(settings, registry, with_transform: bool, with_governance: bool, last_day: str | None) -> None:
+    from carelake.ingest import ingest as run_ingest
+
     spark = _spark(settings)
     with _progress() as progress:
         report = run_ingest(settings, registry, spark=spark, progress=progress)
@@ -355,8 +376,15 @@ def demo(
     if with_transform:
         _transform_or_exit(settings)
     if with_transform and with_governance:
-        _demo_governance(settings, spark, last_day=max(f.extract_date for f in summary.files))
+        last_day = last_day or _last_extract_date(spark)
+        _demo_governance(settings, spark, last_day=last_day)
     console.print(f"lake: {settings.lake_root}  (try: carelake tables gold, carelake ledger --failed, carelake quarantine)")
+
+
+def _last_extract_date(spark) -> str:
+    from carelake.ingest.tables import LEDGER_TABLE
+
+    return spark.sql(f"SELECT max(extract_date) FROM {LEDGER_TABLE} WHERE status = 'loaded'").first()[0]
 
 
 def _demo_governance(settings, spark, last_day: str) -> None:
@@ -525,6 +553,60 @@ def metastore_status():
     from carelake import metastore
 
     console.print(metastore.status(_settings()))
+
+
+# --- scale-out: a Spark standalone cluster on this machine (docs/scale-out.md) ---
+cluster_app = typer.Typer(help="A Spark standalone cluster on 127.0.0.1 (master + workers from pyspark's spark-class).",
+                          no_args_is_help=True)
+app.add_typer(cluster_app, name="cluster")
+
+
+def _cluster_dir(settings) -> Path:
+    return settings.lake_root / "_cluster" / "spark"
+
+
+@cluster_app.command("start")
+def cluster_start(
+    workers: int = typer.Option(1, help="Number of workers."),
+    cores: int = typer.Option(2, help="Cores each worker offers."),
+    memory: str = typer.Option("4g", help="Memory each worker offers to executors."),
+):
+    """Start a master and workers; print the master URL to put in CARELAKE_SPARK_MASTER."""
+    from carelake.cluster import ClusterError, StandaloneCluster
+
+    try:
+        state = StandaloneCluster(_cluster_dir(_settings()), workers=workers, cores=cores, memory=memory).start()
+    except ClusterError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from None
+    console.print(f"master {state.master_url}  (web UI {state.master_ui}; logs in {state.work_dir})\n"
+                  f"export CARELAKE_SPARK_MASTER={state.master_url}")
+
+
+@cluster_app.command("status")
+def cluster_status():
+    """The master URL and its workers and applications (exit 1 if no cluster runs)."""
+    from carelake.cluster import ClusterState, master_status
+
+    state = ClusterState.load(_cluster_dir(_settings()))
+    status = master_status(state.master_ui) if state else None
+    if status is None:
+        console.print("no cluster running")
+        raise typer.Exit(1)
+    workers = [f"{w['host']} {w['cores']} cores {w['state']}" for w in status.get("workers", [])]
+    console.print(f"master {state.master_url}: workers {workers}; running applications "
+                  f"{[a['name'] for a in status.get('activeapps', [])]}")
+
+
+@cluster_app.command("stop")
+def cluster_stop():
+    """Stop the master and workers started by `carelake cluster start` (by process group)."""
+    from carelake.cluster import ClusterState, StandaloneCluster
+
+    directory = _cluster_dir(_settings())
+    running = ClusterState.load(directory) is not None
+    StandaloneCluster(directory).stop()
+    console.print("stopped" if running else "no cluster running")
 
 
 # --- governance: classification, role views, audited queries, audit chain, lifecycle, erasure (issue #6) ---

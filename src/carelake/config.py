@@ -10,7 +10,8 @@ laptop, in CI and against a cluster by configuration only.
 | lake_root          | CARELAKE_LAKE_ROOT           | <project>/lake                   |
 | landing_root       | CARELAKE_LANDING_ROOT        | <project>/landing                |
 | shared_dir         | CARELAKE_SHARED_DIR          | <project>/../shared              |
-| spark_master       | CARELAKE_SPARK_MASTER        | local[*] (``sc://…`` = Spark Connect) |
+| spark_master       | CARELAKE_SPARK_MASTER        | local[*] (``spark://…``, ``yarn``, ``k8s://…`` = a cluster; ``sc://…`` = Spark Connect) |
+| spark_conf         | CARELAKE_SPARK_CONF          | {} (JSON object of extra Spark settings, e.g. executor memory; wins over carelake's) |
 | driver_memory      | CARELAKE_DRIVER_MEMORY       | 4g                               |
 | shuffle_partitions | CARELAKE_SHUFFLE_PARTITIONS  | 4                                |
 | ingest_slice_rows  | CARELAKE_INGEST_SLICE_ROWS   | 1000000 (records per bronze write) |
@@ -95,8 +96,37 @@ class Settings:
     def is_connect(self) -> bool:
         return self.spark_master.startswith("sc://")
 
+    @property
+    def is_local(self) -> bool:
+        """Spark runs inside this process (``local``, ``local[n]``, ``local[*]``)."""
+        return self.spark_master == "local" or self.spark_master.startswith("local[")
+
+    @property
+    def on_this_machine(self) -> bool:
+        """Driver and executors all on this machine: local mode, or a cluster whose master is on loopback."""
+        if self.is_local:
+            return True
+        host = self.spark_master.split("://", 1)[-1].split(":", 1)[0]
+        return self.spark_master.startswith("spark://") and host in ("127.0.0.1", "localhost")
+
     def with_(self, **changes) -> "Settings":
         return replace(self, **changes)
+
+
+def _spark_conf_env(value: str) -> dict[str, str]:
+    """``CARELAKE_SPARK_CONF``: a JSON object of Spark settings, e.g. ``{"spark.executor.memory": "8g"}``."""
+    import json
+
+    if not value.strip():
+        return {}
+    try:
+        parsed = json.loads(value)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"CARELAKE_SPARK_CONF is not a JSON object: {exc}") from None
+    if not isinstance(parsed, dict):
+        raise ValueError("CARELAKE_SPARK_CONF must be a JSON object of Spark settings, e.g. "
+                         '{"spark.executor.memory": "8g"}')
+    return {str(k): str(v) for k, v in parsed.items()}
 
 
 def load_settings(**overrides) -> Settings:
@@ -116,5 +146,6 @@ def load_settings(**overrides) -> Settings:
         ingest_slice_rows=int(env.get("CARELAKE_INGEST_SLICE_ROWS", "1000000")),
         metastore_port=int(env.get("CARELAKE_METASTORE_PORT", "1527")),
         metastore_url=env.get("CARELAKE_METASTORE_URL", ""),
+        spark_conf=_spark_conf_env(env.get("CARELAKE_SPARK_CONF", "")),
     )
     return settings.with_(**overrides) if overrides else settings

@@ -20,7 +20,8 @@ def spark_conf(settings: Settings, for_cluster_executors: bool = True) -> dict[s
     conf = {
         "spark.master": settings.spark_master,
         "spark.jars": f"{jars['delta']},{jars['delta_storage']},{jars['postgresql']}",
-        "spark.driver.extraClassPath": str(jars["derbyclient"]),
+        # the catalog's JDBC drivers: carelake's Derby server, or a shared metastore database on PostgreSQL
+        "spark.driver.extraClassPath": f"{jars['derbyclient']}:{jars['postgresql']}",
         "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
         "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
         "spark.sql.catalogImplementation": "hive",
@@ -35,8 +36,6 @@ def spark_conf(settings: Settings, for_cluster_executors: bool = True) -> dict[s
         "spark.sql.session.timeZone": "UTC",
         "spark.sql.execution.arrow.pyspark.enabled": "true",
         "spark.driver.memory": settings.driver_memory,
-        "spark.driver.host": "127.0.0.1",
-        "spark.driver.bindAddress": "127.0.0.1",
         "spark.ui.enabled": os.environ.get("CARELAKE_SPARK_UI", "false"),
         "spark.ui.showConsoleProgress": "false",
         "spark.sql.sources.partitionOverwriteMode": "static",
@@ -46,11 +45,40 @@ def spark_conf(settings: Settings, for_cluster_executors: bool = True) -> dict[s
             f"-Dlog4j2.configurationFile=file:{Path(__file__).parent / 'conf' / 'log4j2.properties'}"
         ),
     }
+    if settings.on_this_machine:
+        # local mode or a cluster on 127.0.0.1: nothing listens beyond loopback. A remote cluster's executors
+        # must reach the driver, so there Spark picks the driver's address (or spark.driver.host is configured).
+        conf["spark.driver.host"] = conf["spark.driver.bindAddress"] = "127.0.0.1"
+    if not settings.is_local:
+        # executors run carelake's own Python functions (Presidio redaction per partition): ship the driver's
+        # code with the job so they run exactly this version (their Python needs carelake's dependencies)
+        conf["spark.submit.pyFiles"] = str(package_zip(settings))
     if not settings.metastore_url:
         conf["spark.hadoop.javax.jdo.option.ConnectionUserName"] = "APP"
         conf["spark.hadoop.javax.jdo.option.ConnectionPassword"] = "mine"
     conf.update(settings.spark_conf)
     return conf
+
+
+def package_zip(settings: Settings) -> Path:
+    """The carelake package as a zip under ``<lake>/_cluster`` (named by its content hash; built once)."""
+    import hashlib
+    import zipfile
+
+    package = Path(__file__).resolve().parent
+    files = sorted(p for p in package.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(str(path.relative_to(package)).encode() + b"\0" + path.read_bytes())
+    target = settings.lake_root / "_cluster" / f"carelake-{digest.hexdigest()[:16]}.zip"
+    if not target.is_file():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_suffix(f".{os.getpid()}.tmp")
+        with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as archive:
+            for path in files:
+                archive.write(path, Path("carelake") / path.relative_to(package))
+        partial.replace(target)
+    return target
 
 
 def get_spark(settings: Settings | None = None, app_name: str = "carelake"):

@@ -24,7 +24,10 @@ from carelake.backup import delta_log
 from carelake.backup.catalog import LAKE_PREFIX, dump_catalog
 from carelake.backup.manifest import FILES, FileEntry, Manifest, TableEntry, backups_in, copy_with_sha256, unfinished_in
 
-SKIPPED_DIRS = ("_catalog",)  # the metastore's Derby files: recorded logically by catalog.dump_catalog
+SKIPPED_DIRS = (
+    "_catalog",  # the metastore's Derby files: recorded logically by catalog.dump_catalog
+    "_cluster",  # runtime state of a cluster run (carelake.cluster logs, the code zip shipped to executors)
+)
 COPY_THREADS = 4
 
 
