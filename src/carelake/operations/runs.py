@@ -46,17 +46,25 @@ class StepOutcome:
     error: str | None = None
 
 
-def ensure_runs_table(spark) -> None:
-    spark.sql(f"CREATE DATABASE IF NOT EXISTS {DATABASE}")
+_TABLE_READY: set[tuple[int, str]] = set()  # (session, lake) pairs whose runs table exists: checked once
+
+
+def ensure_runs_table(spark, settings) -> None:
+    """``ops.pipeline_runs`` under ``<lake>/ops`` (created once per session and lake; later calls are free)."""
+    key = (id(spark), str(settings.lake_root))
+    if key in _TABLE_READY:
+        return
+    spark.sql(f"CREATE DATABASE IF NOT EXISTS {DATABASE} LOCATION '{settings.lake_root / DATABASE}'")
     spark.sql(f"CREATE TABLE IF NOT EXISTS {RUNS_TABLE} ({RUNS_DDL}) USING delta")
+    _TABLE_READY.add(key)
 
 
-def write_run(spark, step: str, started_at: datetime, finished_at: datetime, outcome: StepOutcome,
+def write_run(spark, settings, step: str, started_at: datetime, finished_at: datetime, outcome: StepOutcome,
               source_id: str | None = None) -> None:
     """Append one run record."""
     from pyspark.sql.types import StructType
 
-    ensure_runs_table(spark)
+    ensure_runs_table(spark, settings)
     status = "failed" if outcome.error else "success"
     row = (current_run_id(), step, source_id, started_at.replace(tzinfo=None), finished_at.replace(tzinfo=None),
            round((finished_at - started_at).total_seconds(), 3), status, outcome.rows,
@@ -102,8 +110,9 @@ def _record(arguments: dict, step, started: datetime, clock: float, outcome: Ste
     finished = started + timedelta(seconds=time.perf_counter() - clock)
     name = step(arguments) if callable(step) else step
     try:
-        spark = arguments.get("spark") or get_spark(arguments.get("settings") or load_settings())
-        write_run(spark, name, started, finished, outcome, source(arguments) if source else None)
+        settings = arguments.get("settings") or load_settings()
+        spark = arguments.get("spark") or get_spark(settings)
+        write_run(spark, settings, name, started, finished, outcome, source(arguments) if source else None)
     except Exception as exc:  # the record describes the step; it must not fail it
         log.warning("could not record pipeline step %s in %s: %s", name, RUNS_TABLE, exc)
 
