@@ -579,8 +579,11 @@ def cluster_start(
     except ClusterError as exc:
         err.print(f"[red]{exc}[/red]")
         raise typer.Exit(1) from None
+    share = max(1, cores * workers // 2)
     console.print(f"master {state.master_url}  (web UI {state.master_ui}; logs in {state.work_dir})\n"
-                  f"export CARELAKE_SPARK_MASTER={state.master_url}")
+                  f"export CARELAKE_SPARK_MASTER={state.master_url}\n"
+                  # dbt runs as an application next to the pipeline's; without a cap the first takes every core
+                  f"export CARELAKE_SPARK_CONF='{{\"spark.cores.max\": \"{share}\"}}'")
 
 
 @cluster_app.command("status")

@@ -44,15 +44,17 @@ def cluster_run(settings, registry, gold, tmp_path_factory):
 
     work = tmp_path_factory.mktemp("cluster")
     env = {**os.environ, "CARELAKE_LAKE_ROOT": str(work / "lake"), "CARELAKE_METASTORE_PORT": str(free_port()),
-           "CARELAKE_SPARK_CONF": json.dumps({"spark.executor.memory": "1500m"}),
+           # dbt runs as an application of its own next to the pipeline's: a standalone master gives an application
+           # every free core unless spark.cores.max caps it, so each gets half of the worker's
+           "CARELAKE_SPARK_CONF": json.dumps({"spark.executor.memory": "1g", "spark.cores.max": "2"}),
            "PYTHONPATH": os.pathsep.join(filter(None, [str(settings.project_dir / "src"), os.environ.get("PYTHONPATH")]))}
-    cluster = StandaloneCluster(work / "spark", workers=1, cores=2, memory="2g")
+    cluster = StandaloneCluster(work / "spark", workers=1, cores=4, memory="3g")
     try:
         env["CARELAKE_SPARK_MASTER"] = cluster.start().master_url
         # the pipeline to gold (the role views, report and dashboard that `run` adds by default are not Spark jobs
         # of their own kind: left out to keep the suite short)
         run = subprocess.run([sys.executable, "-m", "carelake", "run", "--no-governance"], env=env,
-                             capture_output=True, text=True, timeout=3600, check=False)
+                             capture_output=True, text=True, timeout=2400, check=False)
         assert run.returncode == 0, f"carelake run on the cluster failed:\n{run.stdout[-6000:]}\n{run.stderr[-4000:]}"
         counted = subprocess.run([sys.executable, "-c", VALIDATE_AND_COUNT, str(work / "counts.json")], env=env,
                                  capture_output=True, text=True, timeout=900, check=False)
