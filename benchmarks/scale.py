@@ -150,8 +150,9 @@ def plot(results: list[dict], path: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rows", type=int, nargs="+", default=[10_000, 100_000],
-                        help="sizes in generated source records (default 10000 100000)")
+    parser.add_argument("--rows", type=int, nargs="*", default=[10_000, 100_000],
+                        help="sizes in generated source records (default 10000 100000; none with --merge: only "
+                             "print and plot the merged results)")
     parser.add_argument("--days", type=int, default=2, help="days of daily extracts per size")
     parser.add_argument("--plot", type=Path, default=DEFAULT_PLOT, help="PNG to write (JSON results beside it)")
     parser.add_argument("--merge", type=Path, nargs="*", default=[], help="earlier results JSON to plot with these")
