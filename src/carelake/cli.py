@@ -716,6 +716,23 @@ def lifecycle_run(
 
 
 @app.command()
+def housekeeping(
+    dry_run: bool = typer.Option(False, "--dry-run", help="Show files per table and what would be compacted; change nothing."),
+    table: list[str] = typer.Option(None, "--table", "-t", help="Only these tables (db.table, repeatable)."),
+):
+    """Keep files per Delta table bounded (metadata/lifecycle.yml housekeeping:): set auto compaction, OPTIMIZE tables
+    over their file threshold; prints files per table before -> after. VACUUM stays with `carelake lifecycle run`."""
+    from carelake.lifecycle import run_housekeeping
+    from carelake.lifecycle.housekeeping import summary
+
+    settings = _settings()
+    outcomes = run_housekeeping(_spark(settings), settings, dry_run=dry_run, tables=table or None)
+    for outcome in outcomes:
+        console.print(outcome.line(dry_run), markup=False, highlight=False)
+    console.print(summary(outcomes, dry_run))
+
+
+@app.command()
 def erase(
     person: str = typer.Option(..., "--person", help="person_id, or source_id:patient_source_id."),
     reason: str = typer.Option(..., "--reason", help="Why (e.g. the request's reference); recorded in the audit log."),

@@ -15,6 +15,7 @@ def spark_conf(settings: Settings, for_cluster_executors: bool = True) -> dict[s
     """Every Spark setting carelake relies on; dbt's profile reuses the same dict."""
     from carelake import metastore
     from carelake.jars import jar_paths
+    from carelake.lifecycle.housekeeping import session_conf as housekeeping_conf
 
     jars = jar_paths(settings)
     conf = {
@@ -56,6 +57,7 @@ def spark_conf(settings: Settings, for_cluster_executors: bool = True) -> dict[s
     if not settings.metastore_url:
         conf["spark.hadoop.javax.jdo.option.ConnectionUserName"] = "APP"
         conf["spark.hadoop.javax.jdo.option.ConnectionPassword"] = "mine"
+    conf.update(housekeeping_conf(settings))  # auto compaction threshold (metadata/lifecycle.yml housekeeping:)
     conf.update(settings.spark_conf)
     return conf
 
