@@ -26,12 +26,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
-import sys
 import time
 from pathlib import Path
 
-from scratch_lake import scratch_lake
+from scratch_lake import measure_in_child, scratch_lake
 
 RECORDS_PER_PATIENT = 6.64  # benchmarks/transform.py at --days 2: 10k patients -> 66,448 generated records
 TRANSFORM_STEPS = ("build_silver", "link_patients", "deidentify", "build_gold")  # carelake.transform.STEPS
@@ -165,16 +163,8 @@ def main() -> None:
         return
     results = [r for path in args.merge for r in json.loads(path.read_text())]
     for rows in args.rows:
-        command = [sys.executable, __file__, "--one-size", str(rows), "--days", str(args.days)]
-        if args.workdir:
-            command += ["--workdir", str(args.workdir / str(rows))]
         started = time.perf_counter()
-        proc = subprocess.run(command, stdout=subprocess.PIPE, text=True, check=False)
-        lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
-        if proc.returncode or not lines:
-            print(proc.stdout[-3000:])
-            raise SystemExit(f"size {rows} failed (rc {proc.returncode})")
-        results.append(json.loads(lines[-1].removeprefix("RESULT ")))
+        results.append(measure_in_child(__file__, rows, args.days, args.workdir))
         print(f"{rows:,} rows: {results[-1]} ({time.perf_counter() - started:.0f}s with start-up)", flush=True)
         args.plot.parent.mkdir(parents=True, exist_ok=True)
         args.plot.with_suffix(".json").write_text(json.dumps(results, indent=1))

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -31,3 +34,16 @@ def scratch_lake(workdir: Path | None, prefix: str, port: int):
         metastore.stop(settings)
         if workdir is None:
             shutil.rmtree(folder, ignore_errors=True)
+
+
+def measure_in_child(script: str, size: int, days: int, workdir: Path | None) -> dict:
+    """Run ``script --one-size SIZE`` in a process of its own (a fresh JVM per size); its ``RESULT {json}`` line."""
+    command = [sys.executable, script, "--one-size", str(size), "--days", str(days)]
+    if workdir:
+        command += ["--workdir", str(workdir / str(size))]
+    proc = subprocess.run(command, stdout=subprocess.PIPE, text=True, check=False)
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
+    if proc.returncode or not lines:
+        print(proc.stdout[-3000:])
+        raise SystemExit(f"size {size} failed (rc {proc.returncode})")
+    return json.loads(lines[-1].removeprefix("RESULT "))

@@ -18,12 +18,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
-import sys
 import time
 from pathlib import Path
 
-from scratch_lake import scratch_lake
+from scratch_lake import measure_in_child, scratch_lake
 
 STEPS = ("build_silver", "link_patients", "deidentify", "build_gold")  # carelake.transform.STEPS (light import here)
 
@@ -86,16 +84,8 @@ def main() -> None:
         return
     results = []
     for patients in args.patients:
-        command = [sys.executable, __file__, "--one-size", str(patients), "--days", str(args.days)]
-        if args.workdir:
-            command += ["--workdir", str(args.workdir / str(patients))]
         started = time.perf_counter()
-        proc = subprocess.run(command, stdout=subprocess.PIPE, text=True, check=False)
-        lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
-        if proc.returncode or not lines:
-            print(proc.stdout[-3000:])
-            raise SystemExit(f"size {patients} failed (rc {proc.returncode})")
-        results.append(json.loads(lines[-1].removeprefix("RESULT ")))
+        results.append(measure_in_child(__file__, patients, args.days, args.workdir))
         print(f"{patients:,} patients: {results[-1]} ({time.perf_counter() - started:.0f}s with start-up)", flush=True)
     print_table(results)
 
