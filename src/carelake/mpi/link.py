@@ -39,6 +39,8 @@ the record's best Splink edge for ``probabilistic``, NULL for ``singleton``.
 
 from __future__ import annotations
 
+from carelake.failpoints import failpoint
+
 import time
 from dataclasses import dataclass, field
 
@@ -248,6 +250,7 @@ def _assign_person_ids(spark, records, cluster_df, edges, output_table: str, rep
         else:
             merges.write.format("delta").mode("overwrite").saveAsTable(merges_table)
 
+    failpoint("mpi.before_map_write")  # merges log written, map not: the rerun's MERGEs converge (docs/crash-safety.md)
     if not exists:
         new_map.write.format("delta").mode("overwrite").saveAsTable(output_table)
         report.rows_changed = report.records

@@ -16,6 +16,8 @@ Redaction runs per partition (``mapInPandas``), the analyzer built once per Pyth
 
 from __future__ import annotations
 
+from carelake.failpoints import failpoint
+
 import time
 
 PSEUDONYMS_TABLE = "silver.deid_person_pseudonyms"
@@ -97,6 +99,7 @@ def deidentify_step(settings=None, spark=None, policy: dict | None = None, key: 
     pseudonyms = spark.createDataFrame(rows, "person_id bigint, person_pseudonym string, date_shift_days int")
     pseudonyms.write.format("delta").mode("overwrite").option("overwriteSchema", "true").saveAsTable(PSEUDONYMS_TABLE)
     shifts = {pid: shift for pid, _, shift in rows} if shift_policy.get("enabled") else {}
+    failpoint("deidentify.between_tables")  # pseudonyms replaced, notes not: both are whole-table overwrites
 
     notes_count = 0
     if spark.catalog.tableExists(NOTES_SOURCE):
