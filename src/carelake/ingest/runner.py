@@ -15,9 +15,9 @@ For each batch:
 The ledger is written last, so a crash anywhere before it leaves files "not yet loaded":
 the rerun replaces their rows instead of duplicating them (docs/crash-safety.md; kill points
 ``ingest.after_bronze_commit``, ``ingest.before_quarantine``, ``ingest.before_ledger`` in
-:mod:`carelake.failpoints`). A bronze table is created by its own idempotent step (an empty
-``mode("ignore")`` write) before its first ``replaceWhere``, so two ingests that both find it
-missing never append twice. Every Delta write here goes through :func:`carelake.delta_retry.retrying`:
+:mod:`carelake.failpoints`). A new bronze table is created by its first slice with a create that
+fails if the table exists (never an append): when two ingests both find it missing, the loser's
+slice falls back to the ``replaceWhere`` write, so no rows are doubled. Every Delta write here goes through :func:`carelake.delta_retry.retrying`:
 a concurrent ingest's conflicting commit is retried, and since each write replaces exactly its own
 files' rows (or MERGEs the ledger by key), two overlapping ingests end as one.
 """
@@ -35,7 +35,7 @@ from datetime import date as Date
 from datetime import datetime, timezone
 
 from carelake.config import Settings, load_settings
-from carelake.delta_retry import retrying
+from carelake.delta_retry import is_retryable, retrying
 from carelake.failpoints import failpoint
 from carelake.ingest.columns import LINEAGE_COLUMNS, bronze_names
 from carelake.ingest.landed import LandedFile, discover
@@ -246,9 +246,15 @@ def write_bronze(spark, table: str, parts: list[_Parsed], batch_id: str, ingeste
     # Arrow batches arrive as many small partitions: write a few well-sized files instead
     partitions = max(1, min(spark.sparkContext.defaultParallelism, -(-data.num_rows // ROWS_PER_WRITE_PARTITION)))
     frame = frame.coalesce(partitions)
-    if not exists:  # an empty table first (a no-op if a concurrent ingest created it meanwhile), never an append
-        empty = spark.createDataFrame([], frame.schema)
-        retrying(lambda: empty.write.format("delta").mode("ignore").saveAsTable(full_name), f"create {full_name}")
+    if not exists:
+        # create the table with this slice (one commit); never an append: if a concurrent ingest created it first,
+        # the create fails and this slice replaces its files' rows in that table like any later slice
+        try:
+            frame.write.format("delta").mode("errorifexists").saveAsTable(full_name)
+            return new_columns
+        except Exception as exc:
+            if not is_retryable(exc):
+                raise
     shas = sql_in_list(sorted({p.outcome.file.sha256 for p in parts}))
     retrying(
         lambda: frame.write.format("delta")
