@@ -39,11 +39,10 @@ the record's best Splink edge for ``probabilistic``, NULL for ``singleton``.
 
 from __future__ import annotations
 
-from carelake.failpoints import failpoint
-
 import time
 from dataclasses import dataclass, field
 
+from carelake.failpoints import failpoint
 from carelake.mpi import model as m
 from carelake.mpi import normalise as n
 

@@ -16,9 +16,9 @@ Redaction runs per partition (``mapInPandas``), the analyzer built once per Pyth
 
 from __future__ import annotations
 
-from carelake.failpoints import failpoint
-
 import time
+
+from carelake.failpoints import failpoint
 
 PSEUDONYMS_TABLE = "silver.deid_person_pseudonyms"
 NOTES_TABLE = "silver.deid_notes"
