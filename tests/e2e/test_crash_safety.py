@@ -11,8 +11,8 @@ hospitals' CSV sources are ingested). Every step is the real ``python -m carelak
   1. ``ingest --date D1`` killed at ``ingest.after_bronze_commit`` (a bronze slice committed, others not; slices of
      5 records in this run, so a table takes several commits);
   2. ``ingest --date D1`` killed at ``ingest.before_ledger`` (all bronze and quarantine rows written, no ledger);
-  3. ``ingest`` (both days) killed at ``ingest.before_quarantine`` (day 1 loaded, day 2's bronze written), then a
-     clean ``ingest``;
+  3. ``ingest`` (both days) killed at ``ingest.before_quarantine`` (both days' bronze rewritten, no quarantine, no
+     ledger), then a clean ``ingest``;
   4. ``transform --select DBT_SELECTION`` started in a session of its own; as soon as dbt's log shows the
      incremental model ``int_notes`` started, the whole process group (carelake, dbt, its Spark JVM) is killed
      with ``os.killpg(SIGKILL)`` - a crashed machine - then the transform is rerun;
