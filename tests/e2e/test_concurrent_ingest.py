@@ -37,6 +37,9 @@ def test_two_concurrent_ingests_equal_one(tmp_path):
         expected = single.snapshot()
         single.close()
 
+        # the Derby server first: two processes racing to start it leave the loser's pid in the pid file, and
+        # `metastore stop` would then miss the winner (a metastore start race, not a Delta one)
+        shared.ok(["metastore", "start"])
         started = time.monotonic()
         procs = [shared.start(["ingest", *SOURCES]) for _ in range(2)]
         outputs = [p.communicate(timeout=900) for p in procs]
