@@ -111,10 +111,13 @@ def get_spark(settings: Settings | None = None, app_name: str = "carelake"):
 
 
 def ensure_databases(spark, settings: Settings) -> None:
+    from carelake.delta_retry import retrying
+
     existing = {row[0] for row in spark.sql("SHOW DATABASES").collect()}
     for layer in LAYERS:
-        if layer not in existing:
-            spark.sql(f"CREATE DATABASE IF NOT EXISTS {layer} LOCATION '{settings.lake_root / layer}'")
+        if layer not in existing:  # two processes starting on a new lake race here: retried (IF NOT EXISTS)
+            retrying(lambda layer=layer: spark.sql(f"CREATE DATABASE IF NOT EXISTS {layer} LOCATION '{settings.lake_root / layer}'"),
+                     f"create database {layer}")
 
 
 def stop_spark() -> None:

@@ -13,7 +13,13 @@ For each batch:
 5. one quarantine write (same replace semantics), then one MERGE into the ledger.
 
 The ledger is written last, so a crash anywhere before it leaves files "not yet loaded":
-the rerun replaces their rows instead of duplicating them.
+the rerun replaces their rows instead of duplicating them (docs/crash-safety.md; kill points
+``ingest.after_bronze_commit``, ``ingest.before_quarantine``, ``ingest.before_ledger`` in
+:mod:`carelake.failpoints`). A new bronze table is created by its first slice with a create that
+fails if the table exists (never an append): when two ingests both find it missing, the loser's
+slice falls back to the ``replaceWhere`` write, so no rows are doubled. Every Delta write here goes through :func:`carelake.delta_retry.retrying`:
+a concurrent ingest's conflicting commit is retried, and since each write replaces exactly its own
+files' rows (or MERGEs the ledger by key), two overlapping ingests end as one.
 """
 
 from __future__ import annotations
@@ -29,6 +35,8 @@ from datetime import date as Date
 from datetime import datetime, timezone
 
 from carelake.config import Settings, load_settings
+from carelake.delta_retry import is_retryable, retrying
+from carelake.failpoints import failpoint
 from carelake.ingest.columns import LINEAGE_COLUMNS, bronze_names
 from carelake.ingest.landed import LandedFile, discover
 from carelake.ingest.tables import (
@@ -239,16 +247,23 @@ def write_bronze(spark, table: str, parts: list[_Parsed], batch_id: str, ingeste
     partitions = max(1, min(spark.sparkContext.defaultParallelism, -(-data.num_rows // ROWS_PER_WRITE_PARTITION)))
     frame = frame.coalesce(partitions)
     if not exists:
-        frame.write.format("delta").mode("append").saveAsTable(full_name)
-    else:
-        shas = sql_in_list(sorted({p.outcome.file.sha256 for p in parts}))
-        (
-            frame.write.format("delta")
-            .mode("overwrite")
-            .option("replaceWhere", f"_file_sha256 IN ({shas})")
-            .option("mergeSchema", "true")
-            .saveAsTable(full_name)
-        )
+        # create the table with this slice (one commit); never an append: if a concurrent ingest created it first,
+        # the create fails and this slice replaces its files' rows in that table like any later slice
+        try:
+            frame.write.format("delta").mode("errorifexists").saveAsTable(full_name)
+            return new_columns
+        except Exception as exc:
+            if not is_retryable(exc):
+                raise
+    shas = sql_in_list(sorted({p.outcome.file.sha256 for p in parts}))
+    retrying(
+        lambda: frame.write.format("delta")
+        .mode("overwrite")
+        .option("replaceWhere", f"_file_sha256 IN ({shas})")
+        .option("mergeSchema", "true")
+        .saveAsTable(full_name),
+        f"write {full_name}",
+    )
     return new_columns
 
 
@@ -274,7 +289,8 @@ def write_quarantine(spark, parts: list[_Parsed], batch_id: str, now: datetime) 
         return
     frame = spark.createDataFrame(rows, schema=QUARANTINE_DDL.replace("\n", " "))
     condition = _files_condition([p.outcome.file for p in parts])
-    frame.write.format("delta").mode("overwrite").option("replaceWhere", condition).saveAsTable(QUARANTINE_TABLE)
+    retrying(lambda: frame.write.format("delta").mode("overwrite").option("replaceWhere", condition).saveAsTable(QUARANTINE_TABLE),
+             f"write {QUARANTINE_TABLE}")
 
 
 def write_ledger(spark, outcomes: list[FileOutcome], batch_id: str, started_at: datetime, finished_at: datetime) -> None:
@@ -290,7 +306,8 @@ def write_ledger(spark, outcomes: list[FileOutcome], batch_id: str, started_at: 
     ]
     frame = spark.createDataFrame(rows, schema=LEDGER_DDL.replace("\n", " ").replace(" NOT NULL", ""))
     on = " AND ".join(f"t.{k} = s.{k}" for k in LEDGER_KEY)
-    DeltaTable.forName(spark, LEDGER_TABLE).alias("t").merge(frame.alias("s"), on).whenMatchedUpdateAll().whenNotMatchedInsertAll().execute()
+    retrying(lambda: DeltaTable.forName(spark, LEDGER_TABLE).alias("t").merge(frame.alias("s"), on)
+             .whenMatchedUpdateAll().whenNotMatchedInsertAll().execute(), f"merge {LEDGER_TABLE}")
 
 
 def known_files(spark) -> dict[tuple[str, str, str, str], str]:
@@ -360,6 +377,7 @@ def ingest(
             previous.result()
         with clock("bronze_write"):
             new_columns = set(write_bronze(spark, table, parts, report.batch_id, started_at))
+        failpoint("ingest.after_bronze_commit")  # a slice committed, the batch's other slices and its ledger not
         for p in parts:
             p.outcome.new_columns = [c for c in p.names if c in new_columns]
             p.parsed = None  # written: release the records, keep the outcome and the rejects
@@ -405,9 +423,11 @@ def ingest(
 
     if progress and todo:
         progress.update(task, description="write quarantine and ledger")
+    failpoint("ingest.before_quarantine")
     with clock("quarantine_write"):
         write_quarantine(spark, all_parts, report.batch_id, started_at)
     report.outcomes = [p.outcome for p in all_parts] + [FileOutcome(f, "duplicate") for f in report.duplicates]
+    failpoint("ingest.before_ledger")  # every bronze and quarantine row written, the ledger not
     with clock("ledger_write"):
         write_ledger(spark, report.outcomes, report.batch_id, started_at, datetime.now(timezone.utc))
     jdbc_sources = [s.id for s in sources if s.format == "jdbc"]

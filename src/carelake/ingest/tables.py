@@ -22,8 +22,11 @@ LEDGER_KEY = ("source_id", "entity", "file_sha256", "file_path")
 
 
 def ensure_tables(spark) -> None:
-    spark.sql(f"CREATE TABLE IF NOT EXISTS {LEDGER_TABLE} ({LEDGER_DDL}) USING delta")
-    spark.sql(f"CREATE TABLE IF NOT EXISTS {QUARANTINE_TABLE} ({QUARANTINE_DDL}) USING delta")
+    from carelake.delta_retry import retrying
+
+    for table, ddl in ((LEDGER_TABLE, LEDGER_DDL), (QUARANTINE_TABLE, QUARANTINE_DDL)):
+        retrying(lambda table=table, ddl=ddl: spark.sql(f"CREATE TABLE IF NOT EXISTS {table} ({ddl}) USING delta"),
+                 f"create {table}")
 
 
 def ddl_columns(ddl: str) -> list[str]:

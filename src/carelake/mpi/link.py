@@ -42,6 +42,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+from carelake.failpoints import failpoint
 from carelake.mpi import model as m
 from carelake.mpi import normalise as n
 
@@ -248,6 +249,7 @@ def _assign_person_ids(spark, records, cluster_df, edges, output_table: str, rep
         else:
             merges.write.format("delta").mode("overwrite").saveAsTable(merges_table)
 
+    failpoint("mpi.before_map_write")  # merges log written, map not: the rerun's MERGEs converge (docs/crash-safety.md)
     if not exists:
         new_map.write.format("delta").mode("overwrite").saveAsTable(output_table)
         report.rows_changed = report.records

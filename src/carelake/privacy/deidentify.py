@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import time
 
+from carelake.failpoints import failpoint
+
 PSEUDONYMS_TABLE = "silver.deid_person_pseudonyms"
 NOTES_TABLE = "silver.deid_notes"
 NOTES_SOURCE = "silver.int_notes"
@@ -97,6 +99,7 @@ def deidentify_step(settings=None, spark=None, policy: dict | None = None, key: 
     pseudonyms = spark.createDataFrame(rows, "person_id bigint, person_pseudonym string, date_shift_days int")
     pseudonyms.write.format("delta").mode("overwrite").option("overwriteSchema", "true").saveAsTable(PSEUDONYMS_TABLE)
     shifts = {pid: shift for pid, _, shift in rows} if shift_policy.get("enabled") else {}
+    failpoint("deidentify.between_tables")  # pseudonyms replaced, notes not: both are whole-table overwrites
 
     notes_count = 0
     if spark.catalog.tableExists(NOTES_SOURCE):

@@ -5,6 +5,11 @@ per source and extract date (what scores need), and ONE GX checkpoint run on the
 the official per-table validation result and the Data Docs. ``ValidationRun.gx_counts`` and
 ``ValidationRun.grouped_counts`` let a test prove the two agree. Failing rows are sampled (masked) only for
 rules with unexpected rows. Hooks in ``AFTER_VALIDATION`` run last with ``(spark, run)``.
+
+A run is crash safe (:mod:`carelake.quality.run_markers`): runs on one lake are serialised by a lock, a run's
+intent marker is written before its first table write and removed after its last, and a run that finds the
+marker of a run that died deletes that run's rows first; so a killed run plus a rerun leaves what one clean
+run leaves. Kill points: ``quality.after_results``, ``quality.before_hooks`` (:mod:`carelake.failpoints`).
 """
 
 from __future__ import annotations
@@ -19,7 +24,9 @@ from carelake.operations.runs import StepOutcome, recorded
 from carelake.quality import alerts, anomaly
 from carelake.quality import tables as qt
 from carelake.quality.checked_tables import IDENTIFIER_COLUMNS, build_checked_table
+from carelake.failpoints import failpoint
 from carelake.quality.masking import mask_column
+from carelake.quality.run_markers import mark_finished, mark_started, quality_lock, reconcile
 from carelake.quality.suites import Suite, gx_suite, load_suites, unexpected_condition
 from carelake.quality.thresholds import load_thresholds
 
@@ -61,8 +68,6 @@ def data_docs_dir(settings) -> Path:
 @recorded("quality", outcome=lambda run: StepOutcome(rows=sum(run.status_counts.values())))
 def validate(settings, spark, *, run_id: str | None = None, tables: list[str] | None = None) -> ValidationRun:
     """Validate the checked tables (all suites, or ``tables``) and write quality.results/scores/failed_rows."""
-    from carelake.quality.scores import score_rows
-    from carelake.quality.source_level import source_results
     from carelake.registry import load_registry
 
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
@@ -73,6 +78,21 @@ def validate(settings, spark, *, run_id: str | None = None, tables: list[str] | 
     run_at = datetime.now(timezone.utc).replace(microsecond=0, tzinfo=None)
     run = ValidationRun(run_id or f"{run_at:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}", run_at, list(suites),
                         data_docs=data_docs_dir(settings))
+    # crash safety (carelake.quality.run_markers): serialised per lake, unfinished runs undone, this run bracketed
+    with quality_lock(settings):
+        reconcile(spark, settings)
+        mark_started(settings, run.run_id)
+        _write_run(settings, spark, run, thresholds, registry, organizations, suites)
+        mark_finished(settings, run.run_id)
+    return run
+
+
+def _write_run(settings, spark, run: ValidationRun, thresholds, registry, organizations: dict, suites: dict) -> None:
+    """Validate every suite and write the run's rows to the quality tables, then run the hooks."""
+    from carelake.quality.scores import score_rows
+    from carelake.quality.source_level import source_results
+
+    run_at = run.run_at
     gx_context = _gx_context(run.data_docs)
     context = {"thresholds": thresholds, "run_at": run_at}
     rows, samples = [], []
@@ -94,6 +114,7 @@ def validate(settings, spark, *, run_id: str | None = None, tables: list[str] | 
     results = _finish_results(rows, run, thresholds, organizations)
     where = f"run_id = '{run.run_id}'"
     qt.replace_rows(spark, spark.createDataFrame(results, qt.schema_of("results")), qt.RESULTS, where)
+    failpoint("quality.after_results")  # results written; scores, failed rows, anomalies, alerts not
     qt.replace_rows(spark, spark.createDataFrame(score_rows(results, thresholds), qt.schema_of("scores")), qt.SCORES, where)
     _write_failed_rows(spark, samples, run, where)
     for result in results:
@@ -102,9 +123,9 @@ def validate(settings, spark, *, run_id: str | None = None, tables: list[str] | 
             run.failed_by_severity[result["severity"]] = run.failed_by_severity.get(result["severity"], 0) + 1
     run.critical_failures = sorted({f"{r['rule_id']} @ {r['source_id']}" for r in results
                                     if r["status"] == "failed" and r["severity"] == "critical"})
+    failpoint("quality.before_hooks")
     for hook in AFTER_VALIDATION:
         hook(spark, run)
-    return run
 
 
 def groups_totals(rows: list[dict]) -> list[tuple[str, tuple[int, int]]]:

@@ -1,7 +1,8 @@
 """DDL of every quality table (one place; see /work/helpers/quality_contract.md) and idempotent writes.
 
 All tables are Delta tables in the ``quality`` database. A rerun of the same run (or period)
-replaces its rows (``replaceWhere``); other runs' rows are kept.
+replaces its rows (``replaceWhere``); other runs' rows are kept. Creation and writes are retried on a
+concurrent writer's conflict (:mod:`carelake.delta_retry`).
 """
 
 from __future__ import annotations
@@ -60,9 +61,12 @@ def schema_of(name: str):
 
 def ensure_tables(spark, names: list[str] | None = None) -> None:
     """Create the quality tables that do not exist yet (Delta, in the ``quality`` database)."""
-    spark.sql(f"CREATE DATABASE IF NOT EXISTS {DATABASE}")
+    from carelake.delta_retry import retrying
+
+    retrying(lambda: spark.sql(f"CREATE DATABASE IF NOT EXISTS {DATABASE}"), f"create database {DATABASE}")
     for name in names or list(SCHEMAS):
-        spark.sql(f"CREATE TABLE IF NOT EXISTS {qualified(name)} ({SCHEMAS[name]}) USING delta")
+        retrying(lambda name=name: spark.sql(f"CREATE TABLE IF NOT EXISTS {qualified(name)} ({SCHEMAS[name]}) USING delta"),
+                 f"create {qualified(name)}")
 
 
 def empty_frame(spark, name: str):
@@ -73,5 +77,7 @@ def replace_rows(spark, frame, name: str, where: str) -> None:
     """Write ``frame`` into table ``name`` replacing exactly the rows matching ``where`` (idempotent rerun)."""
     ensure_tables(spark, [name.split(".")[-1]])
     columns = [f.name for f in schema_of(name).fields]
-    (frame.select(*columns).write.format("delta").mode("overwrite").option("replaceWhere", where)
-     .saveAsTable(qualified(name)))
+    from carelake.delta_retry import retrying
+
+    retrying(lambda: frame.select(*columns).write.format("delta").mode("overwrite").option("replaceWhere", where)
+             .saveAsTable(qualified(name)), f"write {qualified(name)}")

@@ -1,0 +1,102 @@
+"""A throw-away lake driven through the ``carelake`` CLI in subprocesses (crash and concurrency tests).
+
+Each :class:`ProcessLake` has its own lake root, landing folder and Derby metastore port, never the session's
+demo lake. Subprocesses get ``PYTHONPATH`` = the source folder of the ``carelake`` package this test imports and
+``CARELAKE_HOME`` = its project folder, so a worktree tests its own code. Every subprocess starts a session of its
+own (``start_new_session=True``): a failpoint's SIGKILL then takes the whole process group (the Spark JVM, a
+running dbt) like a crashed machine, and the test can ``killpg`` it too. :meth:`ProcessLake.close` stops the
+lake's Derby server (``carelake metastore stop``).
+
+:meth:`ProcessLake.snapshot` runs ``lake_snapshot.py`` in a subprocess (one Spark session per lake and process)
+and returns per table row count and content hash, ignoring only the per-run columns of :data:`PER_RUN_COLUMNS`,
+plus the ledger/bronze balance facts the tests assert.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import carelake
+from carelake.config import load_settings
+
+SRC_DIR = Path(carelake.__file__).resolve().parents[1]
+SNAPSHOT_SCRIPT = Path(__file__).with_name("lake_snapshot.py")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class ProcessLake:
+    def __init__(self, base: Path, landing: Path):
+        self.base = Path(base)
+        self.root = self.base / "lake"
+        self.landing = Path(landing)
+        inherited = {k: v for k, v in os.environ.items()
+                     if not k.startswith(("CARELAKE_", "PYSPARK_", "SPARK_", "DBT_")) and k != "PYTHONPATH"}
+        python_path = os.pathsep.join([str(SRC_DIR), *filter(None, [os.environ.get("PYTHONPATH")])])
+        self.env = {
+            **inherited,
+            "PYTHONPATH": python_path,
+            "CARELAKE_HOME": str(load_settings().project_dir),
+            "CARELAKE_LAKE_ROOT": str(self.root),
+            "CARELAKE_LANDING_ROOT": str(self.landing),
+            "CARELAKE_METASTORE_PORT": str(free_port()),
+            "CARELAKE_DRIVER_MEMORY": "1g",
+            "CARELAKE_SHUFFLE_PARTITIONS": "2",
+            "CARELAKE_SPARK_MASTER": "local[2]",
+            "CARELAKE_ENV": "dev",
+            "PYTHONUNBUFFERED": "1",
+            "COLUMNS": "200",
+        }
+        self.log = self.base / "commands.log"
+
+    def command(self, args: list[str], failpoints: tuple[str, ...] = (), env: dict | None = None) -> tuple[list[str], dict]:
+        env = {**self.env, **(env or {})}
+        if failpoints:
+            env["CARELAKE_FAILPOINTS"] = ",".join(failpoints)
+        return [sys.executable, "-m", "carelake", *args], env
+
+    def run(self, args: list[str], failpoints: tuple[str, ...] = (), timeout: float = 900,
+            env: dict | None = None) -> subprocess.CompletedProcess:
+        cmd, env = self.command(args, failpoints, env)
+        proc = subprocess.run(cmd, env=env, cwd=self.base, capture_output=True, text=True, timeout=timeout,
+                              start_new_session=True)
+        with self.log.open("a") as log:
+            log.write(f"$ {' '.join(args)} {failpoints} -> rc {proc.returncode}\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}\n")
+        return proc
+
+    def start(self, args: list[str], failpoints: tuple[str, ...] = ()) -> subprocess.Popen:
+        cmd, env = self.command(args, failpoints)
+        return subprocess.Popen(cmd, env=env, cwd=self.base, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                start_new_session=True)
+
+    def ok(self, args: list[str], timeout: float = 900) -> subprocess.CompletedProcess:
+        proc = self.run(args, timeout=timeout)
+        assert proc.returncode == 0, f"carelake {' '.join(args)} failed (rc {proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
+        return proc
+
+    def killed_at(self, args: list[str], failpoint: str, timeout: float = 900, env: dict | None = None) -> subprocess.CompletedProcess:
+        """Run with ``failpoint`` armed; assert the process died by SIGKILL exactly there."""
+        proc = self.run(args, failpoints=(failpoint,), timeout=timeout, env=env)
+        assert proc.returncode == -signal.SIGKILL and f"failpoint {failpoint}: SIGKILL" in proc.stderr, (
+            f"expected a SIGKILL at {failpoint}, got rc {proc.returncode}:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+        return proc
+
+    def snapshot(self, timeout: float = 900) -> dict:
+        proc = subprocess.run([sys.executable, str(SNAPSHOT_SCRIPT)], env=self.env, cwd=self.base, capture_output=True,
+                              text=True, timeout=timeout, start_new_session=True)
+        assert proc.returncode == 0, f"snapshot failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-4000:]}"
+        return json.loads(proc.stdout.strip().splitlines()[-1])
+
+    def close(self) -> None:
+        subprocess.run([sys.executable, "-m", "carelake", "metastore", "stop"], env=self.env, cwd=self.base,
+                       capture_output=True, timeout=60)
