@@ -12,7 +12,10 @@ demo: setup
 
 ## Set up, then run the whole test suite on real Spark + Delta.
 test: setup
-	.venv/bin/python -m pytest
+	.venv/bin/python -m pytest -m "not crash"
+
+test-crash: setup
+	.venv/bin/python -m pytest -m crash tests/e2e/test_crash_safety.py
 
 test-fast: setup
 	.venv/bin/python -m pytest tests/unit

@@ -42,6 +42,9 @@ import time
 import pytest
 from process_lake import ProcessLake
 
+# ~14 min on 2 cores (12 CLI processes, two lakes): run by `make test-crash`, not by `make test` (CI's time limit)
+pytestmark = pytest.mark.crash
+
 DAY1, DAY2 = "2026-10-01", "2026-10-02"
 SOURCES = ["-s", "h01_riverside", "-s", "h02_dongcheng"]
 DBT_SELECTION = ("+int_notes stg_h01_riverside__patients stg_h02_dongcheng__patients +md_organisations")
