@@ -40,7 +40,6 @@ def cluster_run(settings, registry, gold, tmp_path_factory):
     """`carelake run` and a count of every table, both on a standalone cluster, into a lake of their own."""
     from carelake import metastore
     from carelake.cluster import StandaloneCluster, free_port
-    from carelake.config import load_settings
 
     work = tmp_path_factory.mktemp("cluster")
     env = {**os.environ, "CARELAKE_LAKE_ROOT": str(work / "lake"), "CARELAKE_METASTORE_PORT": str(free_port()),
@@ -62,12 +61,7 @@ def cluster_run(settings, registry, gold, tmp_path_factory):
         applications = [a["name"] for a in (cluster.status() or {}).get("completedapps", [])]
     finally:
         cluster.stop()
-        saved = {k: os.environ.get(k) for k in ("CARELAKE_LAKE_ROOT", "CARELAKE_METASTORE_PORT")}
-        os.environ.update({k: env[k] for k in saved})
-        try:
-            metastore.stop(load_settings())
-        finally:
-            os.environ.update(saved)
+        metastore.stop(settings.with_(lake_root=work / "lake", metastore_port=int(env["CARELAKE_METASTORE_PORT"])))
     return {"counts": json.loads((work / "counts.json").read_text()), "applications": applications,
             "stdout": run.stdout, "cluster_dir": work / "spark"}
 

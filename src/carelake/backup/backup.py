@@ -42,9 +42,9 @@ class BackupPolicy:
 
 def load_backup_policy(settings) -> BackupPolicy:
     """The ``backup:`` section of ``metadata/lifecycle.yml``; ``CARELAKE_BACKUP_ROOT`` overrides the location."""
-    import yaml
+    from carelake.lifecycle.retention import lifecycle_document
 
-    doc = yaml.safe_load((Path(settings.metadata_dir) / "lifecycle.yml").read_text(encoding="utf-8")) or {}
+    doc, _ = lifecycle_document(settings)
     spec = dict(doc.get("backup") or {})
     spec.pop("reason", None)
     configured = spec.pop("location", "backups")

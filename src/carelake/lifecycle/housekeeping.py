@@ -51,19 +51,11 @@ class HousekeepingPolicy:
         return next((r for r in self.rules if fnmatch.fnmatch(table, r.match)), None)
 
 
-def _lifecycle_doc(settings=None, path: Path | None = None) -> tuple[dict, Path]:
-    import yaml
-
-    if path is None:
-        from carelake.config import load_settings
-
-        path = (settings or load_settings()).metadata_dir / "lifecycle.yml"
-    return yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}, Path(path)
-
-
 def load_housekeeping(settings=None, path: Path | None = None) -> HousekeepingPolicy:
     """The ``housekeeping:`` section of ``metadata/lifecycle.yml`` (every rule must give its reason)."""
-    doc, path = _lifecycle_doc(settings, path)
+    from carelake.lifecycle.retention import lifecycle_document
+
+    doc, path = lifecycle_document(settings, path)
     section = doc.get("housekeeping") or {}
     rules = []
     for spec in section.get("tables", []):
@@ -127,11 +119,9 @@ def files_per_table(spark, tables: list[str]) -> dict[str, int]:
     return {t: int(table_detail(spark, t)["numFiles"] or 0) for t in tables}
 
 
-def _latest_version(spark, table: str) -> int:
-    return spark.sql(f"DESCRIBE HISTORY {_ref(table)} LIMIT 1").first()["version"]
-
-
 def housekeep_table(spark, table: str, rule: HousekeepingRule, dry_run: bool = False) -> TableFiles:
+    from carelake.lifecycle.retention import latest_version
+
     detail = table_detail(spark, table)
     outcome = TableFiles(table, rule.match, int(detail["numFiles"] or 0), int(detail["sizeInBytes"] or 0))
     if (detail.get("format") or "").lower() != "delta":
@@ -146,9 +136,9 @@ def housekeep_table(spark, table: str, rule: HousekeepingRule, dry_run: bool = F
     if rule.optimize_above_files is not None and outcome.files_before > rule.optimize_above_files:
         outcome.optimized = True
         if not dry_run:
-            before = _latest_version(spark, table)
+            before = latest_version(spark, _ref(table))
             spark.sql(f"OPTIMIZE {_ref(table)}")
-            if _latest_version(spark, table) == before:
+            if latest_version(spark, _ref(table)) == before:
                 outcome.notes.append("nothing to compact (files already large)")
     outcome.files_after = outcome.files_before if dry_run else int(table_detail(spark, table)["numFiles"] or 0)
     return outcome

@@ -41,14 +41,19 @@ class LifecyclePolicy:
         return next((p for p in self.policies if fnmatch.fnmatch(table, p.match)), None)
 
 
-def load_lifecycle(settings=None, path: Path | None = None) -> LifecyclePolicy:
+def lifecycle_document(settings=None, path: Path | None = None) -> tuple[dict, Path]:
+    """``metadata/lifecycle.yml`` (or ``path``) parsed, and its path: retention, housekeeping and backups read it."""
     import yaml
 
     if path is None:
         from carelake.config import load_settings
 
         path = (settings or load_settings()).metadata_dir / "lifecycle.yml"
-    doc = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    return yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}, Path(path)
+
+
+def load_lifecycle(settings=None, path: Path | None = None) -> LifecyclePolicy:
+    doc, path = lifecycle_document(settings, path)
     defaults = doc.get("defaults", {})
     policies = []
     for spec in doc["tables"]:
@@ -94,7 +99,7 @@ class TableOutcome:
                 f"archive expired {self.archive_expired:>6}  vacuum {'yes' if self.vacuumed else 'no'}{extra}")
 
 
-def _latest_version(spark, table_ref: str) -> int:
+def latest_version(spark, table_ref: str) -> int:
     return spark.sql(f"DESCRIBE HISTORY {table_ref} LIMIT 1").first()["version"]
 
 
@@ -105,7 +110,7 @@ def _older_than(date_column: str, cutoff: date) -> str:
 def _move_to_archive(spark, settings, table: str, predicate: str, cutoff: date) -> int:
     from pyspark.sql import functions as F
 
-    version = _latest_version(spark, table)
+    version = latest_version(spark, table)
     moving = spark.sql(f"SELECT * FROM {table} VERSION AS OF {version} WHERE {predicate}")
     tag = f"{table}@v{version}/{cutoff.isoformat()}"
     moving = moving.withColumn("_archive_batch", F.lit(tag)).withColumn(

@@ -20,11 +20,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+from carelake.failpoints import failpoint
 from carelake.operations.runs import StepOutcome, recorded
 from carelake.quality import alerts, anomaly
 from carelake.quality import tables as qt
 from carelake.quality.checked_tables import IDENTIFIER_COLUMNS, build_checked_table
-from carelake.failpoints import failpoint
 from carelake.quality.masking import mask_column
 from carelake.quality.run_markers import mark_finished, mark_started, quality_lock, reconcile
 from carelake.quality.suites import Suite, gx_suite, load_suites, unexpected_condition
