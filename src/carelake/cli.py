@@ -63,6 +63,9 @@ def _progress():
 
 
 RegistryOpt = typer.Option(None, "--registry", help="Registry file to use instead of metadata/sources.yml.")
+DbtTestsOpt = typer.Option(True, "--dbt-tests/--no-dbt-tests",
+                           help="Run the dbt tests with the models (default). --no-dbt-tests builds models and seeds "
+                                "only: for a rebuild whose tests passed on the same code and data (e.g. a second engine).")
 
 
 @app.command()
@@ -169,6 +172,7 @@ def transform(
     full_refresh: bool = typer.Option(False, help="Rebuild incremental models from scratch."),
     step: list[str] = typer.Option(None, "--step", help="Only these steps (repeatable), as the Airflow tasks: "
                                    "build_silver, link_patients, deidentify, build_gold."),
+    dbt_tests: bool = DbtTestsOpt,
 ):
     """Build silver and gold with dbt (transforms/) and link patients across sources (MPI).
 
@@ -176,7 +180,7 @@ def transform(
     patient index (Splink on Spark), then de-identification (keyed pseudonyms, redacted notes), then the
     gold marts (OMOP CDM v5.4 + master data). Exit 1 on a failure.
     """
-    _transform_or_exit(_settings(), select=select, full_refresh=full_refresh, steps=step or None)
+    _transform_or_exit(_settings(), select=select, full_refresh=full_refresh, steps=step or None, dbt_tests=dbt_tests)
 
 
 def _transform_or_exit(settings, **options) -> None:
@@ -354,6 +358,7 @@ def run_pipeline(
     with_governance: bool = typer.Option(True, "--governance/--no-governance",
                                          help="Also validate (quality report of the last month) and build the role views."),
     registry_file: Optional[Path] = RegistryOpt,
+    dbt_tests: bool = DbtTestsOpt,
 ):
     """The whole pipeline on what has landed: ingest every new file, build silver and gold, validate, report, views.
 
@@ -361,10 +366,12 @@ def run_pipeline(
     (docs/scale-out.md). Exit 3 if the ingest does not balance, 1 if a transform step fails.
     """
     settings = _settings()
-    _run_pipeline(settings, _registry(settings, registry_file), with_transform, with_governance, last_day=None)
+    _run_pipeline(settings, _registry(settings, registry_file), with_transform, with_governance, last_day=None,
+                  dbt_tests=dbt_tests)
 
 
-def _run_pipeline(settings, registry, with_transform: bool, with_governance: bool, last_day: str | None) -> None:
+def _run_pipeline(settings, registry, with_transform: bool, with_governance: bool, last_day: str | None,
+                  dbt_tests: bool = True) -> None:
     from carelake.ingest import ingest as run_ingest
 
     spark = _spark(settings)
@@ -374,7 +381,7 @@ def _run_pipeline(settings, registry, with_transform: bool, with_governance: boo
     if not report.balanced:
         raise typer.Exit(3)
     if with_transform:
-        _transform_or_exit(settings)
+        _transform_or_exit(settings, dbt_tests=dbt_tests)
     if with_transform and with_governance:
         last_day = last_day or _last_extract_date(spark)
         _demo_governance(settings, spark, last_day=last_day)

@@ -48,8 +48,9 @@ def source_ids(settings: Settings | None = None) -> list[str]:
 
 
 def transform_step(settings: Settings | None = None, select: str | list[str] | None = None, full_refresh: bool = False,
-                   steps: list[str] | None = None) -> str:
-    """Build silver (dbt), link patients (MPI), de-identify, build gold (dbt); dbt tests run as part of the builds.
+                   steps: list[str] | None = None, dbt_tests: bool = True) -> str:
+    """Build silver (dbt), link patients (MPI), de-identify, build gold (dbt); dbt tests run as part of the builds
+    unless ``dbt_tests`` is false.
 
     ``steps`` picks some of :data:`carelake.transform.STEPS` (the Airflow tasks run one each);
     ``select`` builds one dbt selection instead.
@@ -57,7 +58,8 @@ def transform_step(settings: Settings | None = None, select: str | list[str] | N
     from carelake.transform import TransformFailed, transform
 
     try:
-        return transform(settings or load_settings(), select=select, full_refresh=full_refresh, steps=steps)
+        return transform(settings or load_settings(), select=select, full_refresh=full_refresh, steps=steps,
+                         dbt_tests=dbt_tests)
     except TransformFailed as exc:
         raise StepFailed(str(exc)) from None
 

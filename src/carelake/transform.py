@@ -187,13 +187,15 @@ def _build_step(call: dict) -> str:
 
 @recorded(_build_step, outcome=lambda result: StepOutcome(error=None if result.success else f"dbt exit {result.returncode}"))
 def build(settings: Settings | None = None, select: str | list[str] | None = None, full_refresh: bool = False,
-          extra: list[str] | None = None) -> DbtResult:
-    """``dbt build`` (seeds, models, tests) for a selection."""
+          extra: list[str] | None = None, dbt_tests: bool = True) -> DbtResult:
+    """``dbt build`` (seeds, models and, unless ``dbt_tests`` is false, their tests) for a selection."""
     args = ["build"]
     if select:
         args += ["--select", *([select] if isinstance(select, str) else select)]
     if full_refresh:
         args.append("--full-refresh")
+    if not dbt_tests:
+        args += ["--exclude", "resource_type:test"]
     return run_dbt(args + list(extra or []), settings)
 
 
@@ -222,41 +224,43 @@ def run_deidentify(settings: Settings, spark=None) -> str:
     return deidentify_step(settings, spark or get_spark(settings))
 
 
-def run_step(step: str, settings: Settings, spark=None, full_refresh: bool = False) -> str:
+def run_step(step: str, settings: Settings, spark=None, full_refresh: bool = False, dbt_tests: bool = True) -> str:
     """One step of :data:`STEPS` (the Airflow transform DAG runs one per task); the step's summary."""
     if step == "link_patients":
         return run_mpi(settings, spark)
     if step == "deidentify":
         return run_deidentify(settings, spark)
-    return _build_or_fail(settings, SILVER_SELECTION if step == "build_silver" else GOLD_SELECTION, full_refresh)
+    return _build_or_fail(settings, SILVER_SELECTION if step == "build_silver" else GOLD_SELECTION, full_refresh,
+                          dbt_tests)
 
 
-def _build_or_fail(settings: Settings, selection, full_refresh: bool) -> str:
-    result = build(settings, selection, full_refresh)
+def _build_or_fail(settings: Settings, selection, full_refresh: bool, dbt_tests: bool = True) -> str:
+    result = build(settings, selection, full_refresh, dbt_tests=dbt_tests)
     if not result.success:
         raise TransformFailed(result.summary() + "\nstopped: dbt build failed")
     return result.summary()
 
 
 def transform(settings: Settings | None = None, select: str | list[str] | None = None,
-              full_refresh: bool = False, steps: list[str] | None = None, spark=None) -> str:
+              full_refresh: bool = False, steps: list[str] | None = None, spark=None, dbt_tests: bool = True) -> str:
     """Build silver and gold; return a readable summary (models/tests passed/failed, timings).
 
     With ``select`` only that dbt selection is built (one dbt invocation). Otherwise ``steps``
     (default: all of :data:`STEPS`, in order): seeds + staging + intermediate, the MPI,
     de-identification (pseudonyms, redacted notes), marts. Raises :class:`TransformFailed`
-    (whose message is the summary so far) when a dbt model or test fails.
+    (whose message is the summary so far) when a dbt model or test fails. ``dbt_tests=False`` builds the models
+    without their dbt tests (a rebuild whose tests already passed on the same code and data, e.g. a second engine).
     """
     settings = settings or load_settings()
     if select:
-        return _build_or_fail(settings, select, full_refresh)
+        return _build_or_fail(settings, select, full_refresh, dbt_tests)
     unknown = set(steps or ()) - set(STEPS)
     if unknown:
         raise ValueError(f"unknown transform step(s) {', '.join(sorted(unknown))}; steps are {', '.join(STEPS)}")
     parts: list[str] = []
     for step in [s for s in STEPS if s in (steps or STEPS)]:
         try:
-            parts.append(run_step(step, settings, spark, full_refresh))
+            parts.append(run_step(step, settings, spark, full_refresh, dbt_tests))
         except TransformFailed as exc:
             raise TransformFailed("\n".join([*parts, str(exc)])) from None
     return "\n".join(parts)

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import carelake
 from carelake.config import load_settings
+from conftest import SMALL_DATA_SPARK_CONF
 
 SRC_DIR = Path(carelake.__file__).resolve().parents[1]
 SNAPSHOT_SCRIPT = Path(__file__).with_name("lake_snapshot.py")
@@ -53,6 +54,7 @@ class ProcessLake:
             "CARELAKE_DRIVER_MEMORY": "1g",
             "CARELAKE_SHUFFLE_PARTITIONS": "2",
             "CARELAKE_SPARK_MASTER": "local[2]",
+            "CARELAKE_SPARK_CONF": json.dumps(SMALL_DATA_SPARK_CONF),
             "CARELAKE_ENV": "dev",
             "PYTHONUNBUFFERED": "1",
             "COLUMNS": "200",
