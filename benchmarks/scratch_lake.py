@@ -36,9 +36,9 @@ def scratch_lake(workdir: Path | None, prefix: str, port: int):
             shutil.rmtree(folder, ignore_errors=True)
 
 
-def measure_in_child(script: str, size: int, days: int, workdir: Path | None) -> dict:
+def measure_in_child(script: str, size: int, days: int, workdir: Path | None, extra: list[str] | None = None) -> dict:
     """Run ``script --one-size SIZE`` in a process of its own (a fresh JVM per size); its ``RESULT {json}`` line."""
-    command = [sys.executable, script, "--one-size", str(size), "--days", str(days)]
+    command = [sys.executable, script, "--one-size", str(size), "--days", str(days), *(extra or [])]
     if workdir:
         command += ["--workdir", str(workdir / str(size))]
     proc = subprocess.run(command, stdout=subprocess.PIPE, text=True, check=False)

@@ -15,6 +15,7 @@ laptop, in CI and against a cluster by configuration only.
 | driver_memory      | CARELAKE_DRIVER_MEMORY       | 4g                               |
 | shuffle_partitions | CARELAKE_SHUFFLE_PARTITIONS  | 4                                |
 | ingest_slice_rows  | CARELAKE_INGEST_SLICE_ROWS   | 1000000 (records per bronze write) |
+| ingest_slice_bytes | CARELAKE_INGEST_SLICE_BYTES  | 134217728 (landed bytes per bronze write; a larger file is one write) |
 | metastore_port     | CARELAKE_METASTORE_PORT      | 1527                             |
 | metastore_url      | CARELAKE_METASTORE_URL       | (empty: carelake's own Derby server) |
 | jars_dir           | CARELAKE_JARS_DIR            | <project>/.cache/jars            |
@@ -62,6 +63,7 @@ class Settings:
     driver_memory: str = "4g"
     shuffle_partitions: int = 4
     ingest_slice_rows: int = 1_000_000
+    ingest_slice_bytes: int = 128 << 20
     metastore_port: int = 1527
     metastore_url: str = ""
     spark_conf: dict[str, str] = field(default_factory=dict)
@@ -144,6 +146,7 @@ def load_settings(**overrides) -> Settings:
         driver_memory=env.get("CARELAKE_DRIVER_MEMORY", "4g"),
         shuffle_partitions=int(env.get("CARELAKE_SHUFFLE_PARTITIONS", "4")),
         ingest_slice_rows=int(env.get("CARELAKE_INGEST_SLICE_ROWS", "1000000")),
+        ingest_slice_bytes=int(env.get("CARELAKE_INGEST_SLICE_BYTES", str(128 << 20))),
         metastore_port=int(env.get("CARELAKE_METASTORE_PORT", "1527")),
         metastore_url=env.get("CARELAKE_METASTORE_URL", ""),
         spark_conf=_spark_conf_env(env.get("CARELAKE_SPARK_CONF", "")),

@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from carelake.ingest import LEDGER_TABLE, QUARANTINE_TABLE, ingest
+from carelake.ingest.runner import staging_folder
 from carelake.registry import load_registry
 
 SAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "samples"
@@ -293,22 +294,28 @@ def test_unchanged_snapshot_is_recorded_as_duplicate_not_reloaded(spark, setting
     assert again.outcomes == [] and len(again.skipped) == 2
 
 
-def test_a_large_batch_is_written_in_bounded_slices(spark, settings, tmp_path):
-    """Bronze writes hold at most ``ingest_slice_rows`` records each: five 3-row files at 4 rows per slice are three
-    commits (3+3, 3+3, 3) that together equal one write; a rerun changes nothing."""
+@pytest.mark.parametrize("limit, commits", [({"ingest_slice_rows": 4}, 3), ({"ingest_slice_bytes": 1}, 5)],
+                         ids=["by_records", "by_bytes"])
+def test_a_large_batch_is_written_in_bounded_slices(spark, settings, tmp_path, limit, commits):
+    """Bronze writes hold at most ``ingest_slice_rows`` records (five 3-row files at 4 rows per slice are three
+    commits: 3+3, 3+3, 3) or ``ingest_slice_bytes`` of landed files (a file over it is a slice of its own: five
+    commits); together they equal one write, the staged Parquet is gone, and a rerun changes nothing."""
+    source_id = f"fx_sliced_{commits}"
     base = tmp_path / "sliced"
     for day in range(1, 6):
         (base / f"2026-10-0{day}").mkdir(parents=True)
         rows = "".join(f"{day}{n},P{day}{n}\n" for n in range(3))
         (base / f"2026-10-0{day}" / "p.csv").write_text("PID,Name\n" + rows)
-    entry = csv_source("fx_sliced", base, columns={"PID": "patient_source_id", "Name": "name"})
+    entry = csv_source(source_id, base, columns={"PID": "patient_source_id", "Name": "name"})
     registry = load_registry(settings, path=write_registry(tmp_path, [entry]))
-    report = ingest(settings.with_(ingest_slice_rows=4), registry, spark=spark)
+    report = ingest(settings.with_(**limit), registry, spark=spark)
     assert report.balanced and report.totals()["rows_bronze"] == 15 and report.totals()["files"] == 5
-    writes = spark.sql("DESCRIBE HISTORY bronze.fx_sliced__patients").where("operation in ('WRITE', 'CREATE TABLE AS SELECT')")
-    assert writes.count() == 3
-    table = spark.table("bronze.fx_sliced__patients")
+    writes = spark.sql(f"DESCRIBE HISTORY bronze.{source_id}__patients").where("operation in ('WRITE', 'CREATE TABLE AS SELECT')")
+    assert writes.count() == commits
+    table = spark.table(f"bronze.{source_id}__patients")
     assert table.count() == 15 and table.select("_file_sha256").distinct().count() == 5
-    assert {r.status for r in spark.sql("select status from bronze.ingest_ledger where source_id = 'fx_sliced'").collect()} == {"loaded"}
-    again = ingest(settings.with_(ingest_slice_rows=4), registry, spark=spark)
-    assert again.outcomes == [] and len(again.skipped) == 5 and spark.table("bronze.fx_sliced__patients").count() == 15
+    assert sorted(r.name for r in table.collect()) == sorted(f"P{d}{n}" for d in range(1, 6) for n in range(3))
+    assert {r.status for r in spark.sql(f"select status from bronze.ingest_ledger where source_id = '{source_id}'").collect()} == {"loaded"}
+    assert not staging_folder(settings, report.batch_id).exists()
+    again = ingest(settings.with_(**limit), registry, spark=spark)
+    assert again.outcomes == [] and len(again.skipped) == 5 and spark.table(f"bronze.{source_id}__patients").count() == 15

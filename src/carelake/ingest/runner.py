@@ -8,8 +8,8 @@ For each batch:
    whole is *failed*, and whatever records it holds are quarantined;
 4. per bronze table, Delta writes that each replace the rows of exactly their files
    (``replaceWhere _file_sha256 IN (...)``), with schema evolution for new columns: one write
-   per slice of the table's files, a slice holding up to ``ingest_slice_rows`` records, so a
-   batch of any size is parsed and written in bounded memory;
+   per slice of the table's files, a slice holding up to ``ingest_slice_rows`` records or
+   ``ingest_slice_bytes`` of landed files, so a batch of any size is parsed and written in bounded memory;
 5. one quarantine write (same replace semantics), then one MERGE into the ledger.
 
 The ledger is written last, so a crash anywhere before it leaves files "not yet loaded":
@@ -33,6 +33,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date as Date
 from datetime import datetime, timezone
+from itertools import count
+from pathlib import Path
 
 from carelake.config import Settings, load_settings
 from carelake.delta_retry import is_retryable, retrying
@@ -182,27 +184,54 @@ def parse_file(registry: Registry, landed: LandedFile) -> _Parsed:
     return result
 
 
+def _group_arrow(group: list[_Parsed], batch_id: str, ingested_at: datetime):
+    """Good records of files read alike as one Arrow table: string columns (null tokens applied) plus lineage.
+
+    A group is either one file a reader handed over as an Arrow table, or a run of row-wise files with the same
+    columns (e.g. 100k one-record DICOM headers): those become one table built column by column, never one
+    small table per file, which would cost Arrow and Spark overhead per file.
+    """
+    import numpy as np
+    import pyarrow as pa
+
+    first = group[0].parsed
+    if first.table is not None:
+        arrays = dict(zip(group[0].names, first.arrow_columns()))
+    else:
+        rows = [row for p in group for row in p.parsed.rows] if len(group) > 1 else first.rows
+        transposed = list(zip(*rows))
+        arrays = {name: pa.array(values, type=pa.string()) for name, values in zip(group[0].names, transposed)}
+    counts = np.array([p.parsed.good_count for p in group], dtype=np.int64)
+    file_of_row = pa.array(np.repeat(np.arange(len(group), dtype=np.int32), counts))
+
+    def per_file(column: str, values: list):
+        arrow_type = _lineage_type(column)
+        if len(set(values)) == 1:
+            return _constant(values[0], arrow_type, int(counts.sum()))
+        return pa.array(values, type=arrow_type).take(file_of_row)
+
+    files = [p.outcome.file for p in group]
+    per_file_values = {
+        "_source_id": [f.source.id for f in files],
+        "_source_file": [str(f.path) for f in files],
+        "_file_sha256": [f.sha256 for f in files],
+        "_batch_id": [batch_id],
+        "_extract_date": [Date.fromisoformat(f.extract_date) if f.extract_date else None for f in files],
+        "_ingested_at": [ingested_at],
+    }
+    for column in LINEAGE_COLUMNS:
+        if column == "_row_number":
+            arrays[column] = pa.array([n for p in group for n in p.parsed.row_numbers], type=pa.int64())
+        else:
+            arrays[column] = per_file(column, per_file_values[column])
+    return pa.table(arrays)
+
+
 def _constant(value, arrow_type, n: int):
     import numpy as np
     import pyarrow as pa
 
     return pa.array([value], type=arrow_type).take(pa.array(np.zeros(n, dtype=np.int32)))
-
-
-def _file_arrow(part: _Parsed, batch_id: str, ingested_at: datetime):
-    """One file's good records as an Arrow table: string columns, null tokens already applied, plus lineage."""
-    import pyarrow as pa
-
-    landed, parsed = part.outcome.file, part.parsed
-    n = parsed.good_count
-    arrays = dict(zip(part.names, parsed.arrow_columns()))
-    extract_date = Date.fromisoformat(landed.extract_date) if landed.extract_date else None
-    constants = {"_source_id": landed.source.id, "_source_file": str(landed.path), "_file_sha256": landed.sha256,
-                 "_batch_id": batch_id, "_extract_date": extract_date, "_ingested_at": ingested_at}
-    for column in LINEAGE_COLUMNS:
-        arrays[column] = (pa.array(parsed.row_numbers, type=_lineage_type(column)) if column == "_row_number"
-                          else _constant(constants[column], _lineage_type(column), n))
-    return pa.table(arrays)
 
 
 def _lineage_type(column: str):
@@ -214,17 +243,63 @@ def _lineage_type(column: str):
 
 
 def _bronze_arrow(parts: list[_Parsed], batch_id: str, ingested_at: datetime):
-    """One Arrow table for all loaded files of a bronze table (columns unioned in first-seen order)."""
+    """One Arrow table for all loaded files of a slice (columns unioned in first-seen order)."""
     import pyarrow as pa
 
-    tables = [_file_arrow(p, batch_id, ingested_at) for p in parts if p.parsed is not None and p.parsed.good_count]
-    if not tables:  # e.g. header-only files: still replace these files' rows, with the table's lineage types
+    loaded = [p for p in parts if p.parsed is not None and p.parsed.good_count]
+    if not loaded:  # e.g. header-only files: still replace these files' rows, with the table's lineage types
         return pa.Table.from_pylist([], schema=pa.schema([(c, _lineage_type(c)) for c in LINEAGE_COLUMNS]))
-    data = pa.concat_tables(tables, promote_options="default")
+    groups: list[list[_Parsed]] = []
+    for p in loaded:
+        if groups and p.parsed.table is None and groups[-1][0].parsed.table is None and groups[-1][0].names == p.names:
+            groups[-1].append(p)
+        else:
+            groups.append([p])
+    data = pa.concat_tables([_group_arrow(g, batch_id, ingested_at) for g in groups], promote_options="default")
     data_columns = [c for c in data.column_names if c not in LINEAGE_COLUMNS]
     return data.select([*data_columns, *LINEAGE_COLUMNS])
 
 
+def _release_freed_memory() -> None:
+    """Hand memory freed by a written slice back to the OS (Arrow's pool and glibc keep it otherwise, and a
+    long batch of many sources would grow as if it still held every slice)."""
+    import ctypes
+    import ctypes.util
+
+    import pyarrow as pa
+
+    pa.default_memory_pool().release_unused()
+    libc = ctypes.util.find_library("c")
+    if libc:
+        try:
+            ctypes.CDLL(libc).malloc_trim(0)
+        except AttributeError:  # not glibc (e.g. macOS, musl): nothing to trim
+            pass
+
+
+def staging_folder(settings: Settings, batch_id: str) -> Path:
+    """Where a batch's slices wait as Parquet for their Delta write (under the lake root: executors read them)."""
+    return settings.lake_root / "_staging" / "ingest" / batch_id
+
+
+@contextmanager
+def _removed_after(folder: Path):
+    """Remove ``folder`` when the block ends; a killed process leaves it, and the next ingest sweeps it."""
+    import shutil
+
+    for stale in folder.parent.glob("*") if folder.parent.exists() else []:
+        try:
+            if time.time() - stale.stat().st_mtime > STALE_STAGING_SECONDS:
+                shutil.rmtree(stale, ignore_errors=True)
+        except FileNotFoundError:  # another ingest just removed its own
+            pass
+    try:
+        yield
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+STALE_STAGING_SECONDS = 24 * 3600  # a batch folder this old belongs to no running ingest
 ROWS_PER_WRITE_PARTITION = 250_000
 BRONZE_WRITERS = 2  # concurrent Delta writes to different bronze tables
 
@@ -233,25 +308,56 @@ def _table_exists(spark, name: str) -> bool:
     return spark.catalog.tableExists(name)
 
 
-def write_bronze(spark, table: str, parts: list[_Parsed], batch_id: str, ingested_at: datetime) -> list[str]:
-    """Replace this batch's files in the bronze table atomically; return the columns that are new to it."""
+def _slice_frame(spark, data, staged: Path | None):
+    """The slice as a Spark DataFrame.
+
+    With a ``staged`` path (under the lake root, which driver and executors share) the Arrow table goes to a
+    Parquet file that Spark's tasks read: ``createDataFrame`` would hand every record to the driver JVM's heap
+    (one 1M-record slice of HL7 messages or FHIR resources is gigabytes there) and cast a copy in Python first.
+    Without one (Spark Connect: the server may not see this machine's files) ``createDataFrame`` is used.
+    """
+    if staged is None:
+        return spark.createDataFrame(data)
+    import pyarrow.parquet as pq
+
+    staged.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(data, staged, row_group_size=ROWS_PER_WRITE_PARTITION)
+    return spark.read.parquet(str(staged))
+
+
+def write_bronze(spark, table: str, parts: list[_Parsed], batch_id: str, ingested_at: datetime,
+                 staged: Path | None = None) -> list[str]:
+    """Replace this batch's files in the bronze table atomically; return the columns that are new to it.
+
+    ``staged``: where to put the slice as Parquet on its way to Spark (see :func:`_slice_frame`); removed after.
+    """
     full_name = f"bronze.{table}"
     data = _bronze_arrow(parts, batch_id, ingested_at)
+    for p in parts:  # the Arrow table holds the records now: free the Python ones before the write
+        p.parsed = None
     exists = _table_exists(spark, full_name)
     if not exists and data.num_rows == 0:
         return []
     existing = set(spark.table(full_name).columns) if exists else set()
     new_columns = [c for c in data.column_names if exists and c not in existing]
-    frame = spark.createDataFrame(data)
+    try:
+        _write_slice_frame(spark, full_name, _slice_frame(spark, data, staged), data.num_rows, exists, parts)
+    finally:
+        if staged is not None:
+            staged.unlink(missing_ok=True)
+    return new_columns
+
+
+def _write_slice_frame(spark, full_name: str, frame, num_rows: int, exists: bool, parts: list[_Parsed]) -> None:
     # Arrow batches arrive as many small partitions: write a few well-sized files instead
-    partitions = max(1, min(spark.sparkContext.defaultParallelism, -(-data.num_rows // ROWS_PER_WRITE_PARTITION)))
+    partitions = max(1, min(spark.sparkContext.defaultParallelism, -(-num_rows // ROWS_PER_WRITE_PARTITION)))
     frame = frame.coalesce(partitions)
     if not exists:
         # create the table with this slice (one commit); never an append: if a concurrent ingest created it first,
         # the create fails and this slice replaces its files' rows in that table like any later slice
         try:
             frame.write.format("delta").mode("errorifexists").saveAsTable(full_name)
-            return new_columns
+            return
         except Exception as exc:
             if not is_retryable(exc):
                 raise
@@ -264,7 +370,6 @@ def write_bronze(spark, table: str, parts: list[_Parsed], batch_id: str, ingeste
         .saveAsTable(full_name),
         f"write {full_name}",
     )
-    return new_columns
 
 
 def _files_condition(files: list[LandedFile]) -> str:
@@ -371,23 +476,29 @@ def ingest(
         by_table[f.table].append(f)
     task = progress.add_task("ingest", total=len(todo)) if progress else None
     all_parts: list[_Parsed] = []
+    staging = staging_folder(settings, report.batch_id)
+    slice_numbers = count(1)
 
     def write_slice(table: str, parts: list[_Parsed], previous: Future | None) -> None:
         if previous is not None:  # slices of one table commit in order (the first may create the table)
             previous.result()
+        staged = None if settings.is_connect else staging / f"{table}-{next(slice_numbers)}.parquet"
         with clock("bronze_write"):
-            new_columns = set(write_bronze(spark, table, parts, report.batch_id, started_at))
+            new_columns = set(write_bronze(spark, table, parts, report.batch_id, started_at, staged))
         failpoint("ingest.after_bronze_commit")  # a slice committed, the batch's other slices and its ledger not
         for p in parts:
             p.outcome.new_columns = [c for c in p.names if c in new_columns]
-            p.parsed = None  # written: release the records, keep the outcome and the rejects
+            p.names = []  # written (its records were released for the write): keep the outcome and the rejects
+        _release_freed_memory()
 
     # Parsing (Python) of the next slice overlaps the Delta writes (JVM) of earlier ones. A slice is the files
-    # of one bronze table up to ``settings.ingest_slice_rows`` good records; each slice replaces exactly its own
-    # files' rows, so the batch never holds more than a few slices in memory, whatever its size. At most
+    # of one bronze table up to ``settings.ingest_slice_rows`` good records or ``settings.ingest_slice_bytes`` of
+    # landed files (parsed records take several times their file's size in Python: a 218 MB HL7 file ~3 GB);
+    # each slice replaces exactly its own files' rows, so the batch never holds more than a few slices in
+    # memory, whatever its size (a single file is never split: its rows are replaced in one commit). At most
     # BRONZE_WRITERS writes run at once (slices of different tables in parallel, of one table in order).
-    slice_rows = max(1, settings.ingest_slice_rows)
-    with ThreadPoolExecutor(max_workers=BRONZE_WRITERS, thread_name_prefix="bronze-write") as pool:
+    slice_rows, slice_bytes = max(1, settings.ingest_slice_rows), max(1, settings.ingest_slice_bytes)
+    with _removed_after(staging), ThreadPoolExecutor(max_workers=BRONZE_WRITERS, thread_name_prefix="bronze-write") as pool:
         in_flight: set[Future] = set()
         last_write: dict[str, Future] = {}
 
@@ -402,7 +513,7 @@ def ingest(
 
         for table, table_files in by_table.items():
             parts: list[_Parsed] = []
-            rows = 0
+            rows = size = 0
             for f in table_files:
                 if progress:
                     progress.update(task, description=f"parse {f.source.id}/{f.path.name}")
@@ -411,10 +522,11 @@ def ingest(
                 if progress:
                     progress.advance(task)
                 rows += parts[-1].outcome.rows_bronze
-                if rows >= slice_rows:
+                size += f.size
+                if rows >= slice_rows or size >= slice_bytes:
                     all_parts.extend(parts)
                     submit(table, parts)
-                    parts, rows = [], 0
+                    parts, rows, size = [], 0, 0
             if parts or table not in last_write:
                 all_parts.extend(parts)
                 submit(table, parts)
