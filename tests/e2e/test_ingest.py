@@ -294,18 +294,24 @@ def test_unchanged_snapshot_is_recorded_as_duplicate_not_reloaded(spark, setting
     assert again.outcomes == [] and len(again.skipped) == 2
 
 
-@pytest.mark.parametrize("limit, commits", [({"ingest_slice_rows": 4}, 3), ({"ingest_slice_bytes": 1}, 5)],
-                         ids=["by_records", "by_bytes"])
-def test_a_large_batch_is_written_in_bounded_slices(spark, settings, tmp_path, limit, commits):
+@pytest.mark.parametrize("limit, commits", [({"ingest_slice_rows": 4}, 3), ({"ingest_slice_bytes": 1}, 5),
+                                            ({"files_per_write": 2}, 3)], ids=["by_records", "by_bytes", "by_files"])
+def test_a_large_batch_is_written_in_bounded_slices(spark, settings, tmp_path, monkeypatch, limit, commits):
     """Bronze writes hold at most ``ingest_slice_rows`` records (five 3-row files at 4 rows per slice are three
-    commits: 3+3, 3+3, 3) or ``ingest_slice_bytes`` of landed files (a file over it is a slice of its own: five
-    commits); together they equal one write, the staged Parquet is gone, and a rerun changes nothing."""
-    source_id = f"fx_sliced_{commits}"
+    commits: 3+3, 3+3, 3), ``ingest_slice_bytes`` of landed files (a file over it is a slice of its own: five
+    commits) or ``FILES_PER_WRITE`` files (2: three commits; quarantine commits chunked alike); together they equal
+    one write, every file's bad record is quarantined, the staged Parquet is gone, and a rerun changes nothing."""
+    import carelake.ingest.runner as runner
+
+    limit = dict(limit)
+    source_id = f"fx_sliced_{next(iter(limit)).rsplit('_', 1)[-1]}"  # rows / bytes / write
+    if "files_per_write" in limit:
+        monkeypatch.setattr(runner, "FILES_PER_WRITE", limit.pop("files_per_write"))
     base = tmp_path / "sliced"
     for day in range(1, 6):
         (base / f"2026-10-0{day}").mkdir(parents=True)
         rows = "".join(f"{day}{n},P{day}{n}\n" for n in range(3))
-        (base / f"2026-10-0{day}" / "p.csv").write_text("PID,Name\n" + rows)
+        (base / f"2026-10-0{day}" / "p.csv").write_text("PID,Name\n" + rows + "bad,record,here\n")
     entry = csv_source(source_id, base, columns={"PID": "patient_source_id", "Name": "name"})
     registry = load_registry(settings, path=write_registry(tmp_path, [entry]))
     report = ingest(settings.with_(**limit), registry, spark=spark)
@@ -317,5 +323,6 @@ def test_a_large_batch_is_written_in_bounded_slices(spark, settings, tmp_path, l
     assert sorted(r.name for r in table.collect()) == sorted(f"P{d}{n}" for d in range(1, 6) for n in range(3))
     assert {r.status for r in spark.sql(f"select status from bronze.ingest_ledger where source_id = '{source_id}'").collect()} == {"loaded"}
     assert not staging_folder(settings, report.batch_id).exists()
+    assert spark.table(QUARANTINE_TABLE).where(f"source_id = '{source_id}'").count() == 5
     again = ingest(settings.with_(**limit), registry, spark=spark)
     assert again.outcomes == [] and len(again.skipped) == 5 and spark.table(f"bronze.{source_id}__patients").count() == 15

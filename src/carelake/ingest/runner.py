@@ -299,6 +299,10 @@ def _removed_after(folder: Path):
         shutil.rmtree(folder, ignore_errors=True)
 
 
+# Files per Delta write (a bronze slice, a quarantine commit): each write's replaceWhere lists its files' sha256,
+# and Delta keeps that predicate in the commit's JSON; ~370k files (a day of three PACS) made a 25 MB string that
+# the log reader refuses (Jackson's 20M-character limit), leaving the table unreadable. 10k files: ~0.7 MB.
+FILES_PER_WRITE = 10_000
 STALE_STAGING_SECONDS = 24 * 3600  # a batch folder this old belongs to no running ingest
 ROWS_PER_WRITE_PARTITION = 250_000
 BRONZE_WRITERS = 2  # concurrent Delta writes to different bronze tables
@@ -383,19 +387,22 @@ def _files_condition(files: list[LandedFile]) -> str:
 
 
 def write_quarantine(spark, parts: list[_Parsed], batch_id: str, now: datetime) -> None:
-    rows = [
-        (p.outcome.file.source.id, p.outcome.file.entity.name, str(p.outcome.file.path), p.outcome.file.sha256, batch_id,
-         r.row_number, r.raw_text, r.reason, now)
-        for p in parts
-        for r in p.rejected
-    ]
-    if not rows:
-        # readers are deterministic: a file with no rejects now never had any, so nothing to replace
-        return
-    frame = spark.createDataFrame(rows, schema=QUARANTINE_DDL.replace("\n", " "))
-    condition = _files_condition([p.outcome.file for p in parts])
-    retrying(lambda: frame.write.format("delta").mode("overwrite").option("replaceWhere", condition).saveAsTable(QUARANTINE_TABLE),
-             f"write {QUARANTINE_TABLE}")
+    """Replace the quarantine rows of the batch's files, ``FILES_PER_WRITE`` files per commit."""
+    for start in range(0, len(parts), FILES_PER_WRITE):
+        chunk = parts[start:start + FILES_PER_WRITE]
+        rows = [
+            (p.outcome.file.source.id, p.outcome.file.entity.name, str(p.outcome.file.path), p.outcome.file.sha256,
+             batch_id, r.row_number, r.raw_text, r.reason, now)
+            for p in chunk
+            for r in p.rejected
+        ]
+        if not rows:
+            # readers are deterministic: a file with no rejects now never had any, so nothing to replace
+            continue
+        frame = spark.createDataFrame(rows, schema=QUARANTINE_DDL.replace("\n", " "))
+        condition = _files_condition([p.outcome.file for p in chunk])
+        retrying(lambda: frame.write.format("delta").mode("overwrite").option("replaceWhere", condition)
+                 .saveAsTable(QUARANTINE_TABLE), f"write {QUARANTINE_TABLE}")
 
 
 def write_ledger(spark, outcomes: list[FileOutcome], batch_id: str, started_at: datetime, finished_at: datetime) -> None:
@@ -495,7 +502,8 @@ def ingest(
     # of one bronze table up to ``settings.ingest_slice_rows`` good records or ``settings.ingest_slice_bytes`` of
     # landed files (parsed records take several times their file's size in Python: a 218 MB HL7 file ~3 GB);
     # each slice replaces exactly its own files' rows, so the batch never holds more than a few slices in
-    # memory, whatever its size (a single file is never split: its rows are replaced in one commit). At most
+    # memory, whatever its size (a single file is never split: its rows are replaced in one commit), and at most
+    # FILES_PER_WRITE files, so that the write's predicate stays small. At most
     # BRONZE_WRITERS writes run at once (slices of different tables in parallel, of one table in order).
     slice_rows, slice_bytes = max(1, settings.ingest_slice_rows), max(1, settings.ingest_slice_bytes)
     with _removed_after(staging), ThreadPoolExecutor(max_workers=BRONZE_WRITERS, thread_name_prefix="bronze-write") as pool:
@@ -523,7 +531,7 @@ def ingest(
                     progress.advance(task)
                 rows += parts[-1].outcome.rows_bronze
                 size += f.size
-                if rows >= slice_rows or size >= slice_bytes:
+                if rows >= slice_rows or size >= slice_bytes or len(parts) >= FILES_PER_WRITE:
                     all_parts.extend(parts)
                     submit(table, parts)
                     parts, rows, size = [], 0, 0
