@@ -54,6 +54,7 @@ from carelake.ingest.tables import (
 from carelake.operations.runs import StepOutcome, recorded
 from carelake.registry import Registry, load_registry
 from carelake.sources import ParsedFile, Rejected, UnreadableFile, get_reader
+from carelake.sources.base import string_arrays
 
 
 @dataclass
@@ -194,13 +195,11 @@ def _group_arrow(group: list[_Parsed], batch_id: str, ingested_at: datetime):
     import numpy as np
     import pyarrow as pa
 
-    first = group[0].parsed
-    if first.table is not None:
-        arrays = dict(zip(group[0].names, first.arrow_columns()))
-    else:
-        rows = [row for p in group for row in p.parsed.rows] if len(group) > 1 else first.rows
-        transposed = list(zip(*rows))
-        arrays = {name: pa.array(values, type=pa.string()) for name, values in zip(group[0].names, transposed)}
+    first, names = group[0].parsed, group[0].names
+    if len(group) == 1:
+        arrays = dict(zip(names, first.arrow_columns()))
+    else:  # row-wise files with the same columns
+        arrays = dict(zip(names, string_arrays([row for p in group for row in p.parsed.rows], len(first.columns))))
     counts = np.array([p.parsed.good_count for p in group], dtype=np.int64)
     file_of_row = pa.array(np.repeat(np.arange(len(group), dtype=np.int32), counts))
 

@@ -54,12 +54,9 @@ class ParsedFile:
 
     def arrow_columns(self) -> list:
         """The good records column by column (pyarrow arrays of strings)."""
-        import pyarrow as pa
-
         if self.table is not None:
             return [column.combine_chunks() for column in self.table.columns]
-        transposed = list(zip(*self.rows)) if self.rows else [()] * len(self.columns)
-        return [pa.array(values, type=pa.string()) for values in transposed]
+        return string_arrays(self.rows, len(self.columns))
 
     def add_row(self, row_number: int, values: tuple) -> None:
         self.rows.append(values)
@@ -67,6 +64,14 @@ class ParsedFile:
 
     def reject(self, row_number: int, raw_text: str, reason: str) -> None:
         self.rejected.append(Rejected(row_number, raw_text, reason))
+
+
+def string_arrays(rows: list[tuple], width: int) -> list:
+    """Rows of ``width`` str-or-None values as one pyarrow string array per column."""
+    import pyarrow as pa
+
+    transposed = list(zip(*rows)) if rows else [()] * width
+    return [pa.array(values, type=pa.string()) for values in transposed]
 
 
 class UnreadableFile(Exception):
