@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -236,9 +237,51 @@ def run_step(step: str, settings: Settings, spark=None, full_refresh: bool = Fal
 
 def _build_or_fail(settings: Settings, selection, full_refresh: bool, dbt_tests: bool = True) -> str:
     result = build(settings, selection, full_refresh, dbt_tests=dbt_tests)
+    orphans = [] if result.success else orphaned_table_folders(result, settings.lake_root)
+    repaired = ""
+    if orphans:  # a create killed before the catalog knew its table: set the folder aside, build once more
+        moved = set_aside(settings, orphans)
+        repaired = ("\nset aside " + ", ".join(str(m) for m in moved) + " (table files the catalog did not know, "
+                    "left by a killed create; see docs/crash-safety.md), then built again:\n")
+        result = build(settings, selection, full_refresh, dbt_tests=dbt_tests)
     if not result.success:
-        raise TransformFailed(result.summary() + "\nstopped: dbt build failed")
-    return result.summary()
+        raise TransformFailed(repaired + result.summary() + "\nstopped: dbt build failed")
+    return repaired + result.summary()
+
+
+# Delta's refusal to create a managed table in a folder that already holds files: the catalog has no such table
+ORPHAN_LOCATION = re.compile(r"DELTA_CREATE_TABLE_WITH_NON_EMPTY_LOCATION\].*?location \('(?:file:)?([^']+)'\)", re.S)
+
+
+def orphaned_table_folders(result: DbtResult, lake_root: Path) -> list[Path]:
+    """Folders under the lake that a failed create named "not empty": files of a table the catalog does not know.
+
+    A process killed between a new table's first Delta commit and the metastore registering it (dbt's first build of
+    a model or seed) leaves such a folder, and every later create of that table fails on it.
+    """
+    root = Path(lake_root).resolve()
+    found: list[Path] = []
+    for failure in result.failures():
+        for match in ORPHAN_LOCATION.finditer(failure.get("message") or ""):
+            folder = Path(match.group(1)).resolve()
+            if root in folder.parents and folder.parent != root and folder.is_dir() and folder not in found:
+                found.append(folder)
+    return found
+
+
+def set_aside(settings: Settings, folders: list[Path]) -> list[Path]:
+    """Move each folder to ``<lake>/_orphans/<UTC time>/<its path under the lake>`` (kept, not deleted); the new paths."""
+    from datetime import datetime, timezone
+
+    root = Path(settings.lake_root).resolve()
+    base = root / "_orphans" / datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%f")
+    moved = []
+    for folder in folders:
+        target = base / folder.relative_to(root)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        folder.rename(target)
+        moved.append(target)
+    return moved
 
 
 def transform(settings: Settings | None = None, select: str | list[str] | None = None,

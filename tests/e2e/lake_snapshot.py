@@ -1,6 +1,11 @@
 """Print (last stdout line, JSON) every table of the lake (CARELAKE_* env) with its row count and content hash,
 plus the ledger balance facts; run in its own process by tests/e2e/process_lake.py.
 
+Arguments, if any, are ``carelake`` commands (one per argument, e.g. ``"ingest --date 2026-10-01"``) run first, in
+this process, through the CLI's own code (``carelake.cli.app``): one Spark session for all of them and the snapshot
+instead of one JVM per command - a clean reference run costs one process start. A command that exits non-zero
+stops the script (exit 1, naming it).
+
 Content hashes (``carelake.lake.content_hash``) ignore only the per-run columns named in :data:`PER_RUN_COLUMNS`:
 what differs between two runs over the same data by construction (batch and run ids, wall-clock times).
 """
@@ -9,6 +14,11 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import shlex
+import sys
+import time
+
+STARTED = time.monotonic()
 
 # table pattern -> columns whose values are per run (ids and wall-clock times), ignored in content hashes
 PER_RUN_COLUMNS = {
@@ -28,12 +38,23 @@ def ignored(table: str) -> tuple[str, ...]:
     return tuple(c for pattern, cols in PER_RUN_COLUMNS.items() if fnmatch.fnmatch(table, pattern) for c in cols)
 
 
+def run_commands(commands: list[str]) -> None:
+    """Run each ``carelake`` command line in this process, as ``python -m carelake`` would; exit 1 on a failure."""
+    from carelake.cli import app
+
+    for command in commands:
+        code = app(shlex.split(command), standalone_mode=False)
+        if code:
+            sys.exit(f"carelake {command}: exit {code}")
+
+
 def main() -> None:
     from pyspark.sql import functions as F
 
     from carelake.lake import content_hash, list_tables
     from carelake.spark import get_spark
 
+    run_commands(sys.argv[1:])
     spark = get_spark(app_name="lake-snapshot")
     tables = {name: content_hash(spark, name, ignored(name)) for name in list_tables(spark)}
     facts: dict = {}
@@ -67,7 +88,7 @@ def main() -> None:
                                                             if by_sha.get(sha, 0) != quarantine.get(sha, 0))
         facts["quarantine_duplicate_rows"] = (spark.table("bronze.quarantine").groupBy("file_sha256", "row_number").count()
                                               .where(F.col("count") > 1).count())
-    print(json.dumps({"tables": tables, "facts": facts}, sort_keys=True))
+    print(json.dumps({"tables": tables, "facts": facts, "seconds": round(time.monotonic() - STARTED, 1)}, sort_keys=True))
 
 
 if __name__ == "__main__":

@@ -9,7 +9,8 @@ lake's Derby server (``carelake metastore stop``).
 
 :meth:`ProcessLake.snapshot` runs ``lake_snapshot.py`` in a subprocess (one Spark session per lake and process)
 and returns per table row count and content hash, ignoring only the per-run columns of :data:`PER_RUN_COLUMNS`,
-plus the ledger/bronze balance facts the tests assert.
+plus the ledger/bronze balance facts the tests assert; given commands, it runs them first in that same process
+(a clean reference run in one process start). :meth:`ProcessLake.start_snapshot` does so in the background.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import carelake
@@ -70,10 +72,11 @@ class ProcessLake:
     def run(self, args: list[str], failpoints: tuple[str, ...] = (), timeout: float = 900,
             env: dict | None = None) -> subprocess.CompletedProcess:
         cmd, env = self.command(args, failpoints, env)
+        clock = time.monotonic()
         proc = subprocess.run(cmd, env=env, cwd=self.base, capture_output=True, text=True, timeout=timeout,
                               start_new_session=True)
         with self.log.open("a") as log:
-            log.write(f"$ {' '.join(args)} {failpoints} -> rc {proc.returncode}\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}\n")
+            log.write(f"$ {' '.join(args)} {failpoints} -> rc {proc.returncode} in {time.monotonic() - clock:.1f}s\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}\n")
         return proc
 
     def start(self, args: list[str], failpoints: tuple[str, ...] = ()) -> subprocess.Popen:
@@ -93,12 +96,37 @@ class ProcessLake:
             f"expected a SIGKILL at {failpoint}, got rc {proc.returncode}:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
         return proc
 
-    def snapshot(self, timeout: float = 900) -> dict:
-        proc = subprocess.run([sys.executable, str(SNAPSHOT_SCRIPT)], env=self.env, cwd=self.base, capture_output=True,
-                              text=True, timeout=timeout, start_new_session=True)
-        assert proc.returncode == 0, f"snapshot failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-4000:]}"
-        return json.loads(proc.stdout.strip().splitlines()[-1])
+    def snapshot(self, commands: tuple[str, ...] = (), timeout: float = 900) -> dict:
+        """Run ``commands`` (``carelake`` command lines), then snapshot the lake, all in one subprocess."""
+        return self.start_snapshot(commands).result(timeout)
+
+    def start_snapshot(self, commands: tuple[str, ...] = ()) -> "RunningSnapshot":
+        """:meth:`snapshot` started in the background; ``.result()`` waits for it."""
+        proc = subprocess.Popen([sys.executable, str(SNAPSHOT_SCRIPT), *commands], env=self.env, cwd=self.base,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+        return RunningSnapshot(proc, self.log, commands)
 
     def close(self) -> None:
         subprocess.run([sys.executable, "-m", "carelake", "metastore", "stop"], env=self.env, cwd=self.base,
                        capture_output=True, timeout=60)
+
+
+class RunningSnapshot:
+    """A ``lake_snapshot.py`` process started by :meth:`ProcessLake.start_snapshot`."""
+
+    def __init__(self, proc: subprocess.Popen, log: Path, commands: tuple[str, ...]):
+        self.proc, self.log, self.commands, self.seconds = proc, log, commands, None
+
+    def result(self, timeout: float = 900) -> dict:
+        """The snapshot (``seconds``: how long its process took, imports to JSON)."""
+        try:
+            out, err = self.proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            raise
+        with self.log.open("a") as log:
+            log.write(f"$ snapshot after {list(self.commands)} -> rc {self.proc.returncode}\n{out[-3000:]}\n{err[-3000:]}\n")
+        assert self.proc.returncode == 0, f"snapshot failed:\n{out[-3000:]}\n{err[-4000:]}"
+        snapshot = json.loads(out.strip().splitlines()[-1])
+        self.seconds = snapshot.pop("seconds")
+        return snapshot
