@@ -38,6 +38,12 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def record(log: Path, header: str, out: str, err: str) -> None:
+    """Append one command's line and the tails of its output to the lake's ``commands.log``."""
+    with log.open("a") as handle:
+        handle.write(f"$ {header}\n{out[-3000:]}\n{err[-3000:]}\n")
+
+
 class ProcessLake:
     def __init__(self, base: Path, landing: Path):
         self.base = Path(base)
@@ -75,12 +81,15 @@ class ProcessLake:
         clock = time.monotonic()
         proc = subprocess.run(cmd, env=env, cwd=self.base, capture_output=True, text=True, timeout=timeout,
                               start_new_session=True)
-        with self.log.open("a") as log:
-            log.write(f"$ {' '.join(args)} {failpoints} -> rc {proc.returncode} in {time.monotonic() - clock:.1f}s\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}\n")
+        record(self.log, f"{' '.join(args)} {failpoints} -> rc {proc.returncode} in {time.monotonic() - clock:.1f}s",
+               proc.stdout, proc.stderr)
         return proc
 
     def start(self, args: list[str], failpoints: tuple[str, ...] = ()) -> subprocess.Popen:
-        cmd, env = self.command(args, failpoints)
+        return self._popen(*self.command(args, failpoints))
+
+    def _popen(self, cmd: list[str], env: dict) -> subprocess.Popen:
+        """``cmd`` in the background, in a session of its own (its process group can be killed), output captured."""
         return subprocess.Popen(cmd, env=env, cwd=self.base, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                 start_new_session=True)
 
@@ -102,9 +111,7 @@ class ProcessLake:
 
     def start_snapshot(self, commands: tuple[str, ...] = ()) -> "RunningSnapshot":
         """:meth:`snapshot` started in the background; ``.result()`` waits for it."""
-        proc = subprocess.Popen([sys.executable, str(SNAPSHOT_SCRIPT), *commands], env=self.env, cwd=self.base,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
-        return RunningSnapshot(proc, self.log, commands)
+        return RunningSnapshot(self._popen([sys.executable, str(SNAPSHOT_SCRIPT), *commands], self.env), self.log, commands)
 
     def close(self) -> None:
         subprocess.run([sys.executable, "-m", "carelake", "metastore", "stop"], env=self.env, cwd=self.base,
@@ -124,8 +131,7 @@ class RunningSnapshot:
         except subprocess.TimeoutExpired:
             os.killpg(self.proc.pid, signal.SIGKILL)
             raise
-        with self.log.open("a") as log:
-            log.write(f"$ snapshot after {list(self.commands)} -> rc {self.proc.returncode}\n{out[-3000:]}\n{err[-3000:]}\n")
+        record(self.log, f"snapshot after {list(self.commands)} -> rc {self.proc.returncode}", out, err)
         assert self.proc.returncode == 0, f"snapshot failed:\n{out[-3000:]}\n{err[-4000:]}"
         snapshot = json.loads(out.strip().splitlines()[-1])
         self.seconds = snapshot.pop("seconds")
