@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -59,6 +60,11 @@ def bare_copy(spark, files: list) -> float:
     return time.perf_counter() - start
 
 
+def progress(rows: int, stage: str, seconds: float) -> None:
+    """One line per finished stage on stderr, so a long size shows where it is (stdout carries the RESULT)."""
+    print(f"[{rows:,} rows] {stage}: {seconds:.1f} s", file=sys.stderr, flush=True)
+
+
 def one_size(rows: int, days: int, workdir: Path | None) -> dict:
     """Generate ~``rows`` source records, copy them bare, then run carelake end to end; the timings."""
     with scratch_lake(workdir, "carelake-bench-scale-", 1655) as (_folder, settings):
@@ -75,6 +81,7 @@ def one_size(rows: int, days: int, workdir: Path | None) -> dict:
         summary = generate(settings.landing_root, hospitals=4, patients=max(1, patients // 4), days=days)
         out = {"rows_asked": rows, "patients": patients, "generated_records": summary.total_records,
                "generate_s": round(time.perf_counter() - started, 1)}
+        progress(rows, "generate", out["generate_s"])
         registry = load_registry(settings)
         files = discover(registry, [s for s in registry.sources if s.format != "jdbc"])
         out["files"], out["mb"] = len(files), round(sum(f.size for f in files) / 1e6, 1)
@@ -82,6 +89,7 @@ def one_size(rows: int, days: int, workdir: Path | None) -> dict:
         spark.conf.set("spark.sql.legacy.javaCharsets", "true")  # the bare copy reads GB18030
         spark.range(1000).write.format("delta").mode("overwrite").saveAsTable("bronze.bench_warmup")  # JIT/catalog
         out["bare_s"] = round(bare_copy(spark, files), 1)
+        progress(rows, "bare", out["bare_s"])
         for table in [r.tableName for r in spark.sql("SHOW TABLES IN bronze").collect() if r.tableName.startswith("bare_")]:
             spark.sql(f"DROP TABLE bronze.{table}")  # the copies must not look like bronze tables to later steps
         spark.sql("DROP TABLE bronze.bench_warmup")
@@ -89,6 +97,7 @@ def one_size(rows: int, days: int, workdir: Path | None) -> dict:
         started = time.perf_counter()
         report = ingest(settings, registry, spark=spark)
         out["ingest_s"] = round(time.perf_counter() - started, 1)
+        progress(rows, "ingest", out["ingest_s"])
         assert report.balanced, report.totals()
         out["source_rows"] = report.totals()["rows_read"]
         out["bronze_rows"] = report.totals()["rows_bronze"]
@@ -96,9 +105,11 @@ def one_size(rows: int, days: int, workdir: Path | None) -> dict:
             began = time.perf_counter()
             run_step(step, settings, spark)
             out[f"{step}_s"] = round(time.perf_counter() - began, 1)
+            progress(rows, step, out[f"{step}_s"])
         began = time.perf_counter()
         run = validate(settings, spark, run_id="bench-scale")
         out["quality_s"] = round(time.perf_counter() - began, 1)
+        progress(rows, "quality", out["quality_s"])
         out["quality_gate_passed"] = run.gate_passed
         out["gold_rows"] = sum(spark.table(f"gold.{t}").count() for t in
                                ("person", "visit_occurrence", "condition_occurrence", "drug_exposure", "measurement"))
