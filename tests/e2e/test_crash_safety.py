@@ -48,7 +48,7 @@ import time
 import pytest
 from process_lake import ProcessLake
 
-# ~11 min on an idle 2-core machine (661 s on 2026-12-04): `make test-crash`, not `make test` (CI's time limit)
+# ~10-11 min on an idle 2-core machine (578.6-672 s on 2026-12-04): `make test-crash`, not `make test` (CI's time limit)
 pytestmark = pytest.mark.crash
 
 DAY1, DAY2 = "2026-10-01", "2026-10-02"
