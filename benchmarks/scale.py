@@ -28,6 +28,7 @@ import argparse
 import json
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from scratch_lake import measure_in_child, scratch_lake
@@ -38,14 +39,13 @@ STAGES = ("ingest", *TRANSFORM_STEPS, "quality")
 DEFAULT_PLOT = Path("out/benchmarks/scale.png")
 
 
-def bare_copy(spark, files: list) -> float:
-    """Spark's own read of the same files written as one Delta table per source entity; seconds."""
+def bare_copy(spark, files: list) -> None:
+    """Spark's own read of the same files written as one Delta table per source entity."""
     from collections import defaultdict
 
     groups: dict[str, list] = defaultdict(list)
     for f in files:
         groups[f.table].append(f)
-    start = time.perf_counter()
     for table, table_files in groups.items():
         source = table_files[0].source
         paths = [str(f.path) for f in table_files]
@@ -57,12 +57,16 @@ def bare_copy(spark, files: list) -> float:
         else:  # fhir_ndjson, hl7v2: one record per line / segment, kept as text
             frame = spark.read.text(paths)
         frame.write.format("delta").mode("overwrite").saveAsTable(f"bronze.bare_{table}")
-    return time.perf_counter() - start
 
 
-def progress(rows: int, stage: str, seconds: float) -> None:
-    """One line per finished stage on stderr, so a long size shows where it is (stdout carries the RESULT)."""
-    print(f"[{rows:,} rows] {stage}: {seconds:.1f} s", file=sys.stderr, flush=True)
+@contextmanager
+def timed(out: dict, rows: int, stage: str):
+    """Time the block into ``out[f"{stage}_s"]`` and print one line on stderr when it ends, so a long size shows
+    where it is (stdout carries the RESULT)."""
+    began = time.perf_counter()
+    yield
+    out[f"{stage}_s"] = round(time.perf_counter() - began, 1)
+    print(f"[{rows:,} rows] {stage}: {out[f'{stage}_s']:.1f} s", file=sys.stderr, flush=True)
 
 
 def one_size(rows: int, days: int, workdir: Path | None) -> dict:
@@ -77,39 +81,32 @@ def one_size(rows: int, days: int, workdir: Path | None) -> dict:
         from carelake.transform import run_step
 
         patients = max(4, round(rows / RECORDS_PER_PATIENT))
-        started = time.perf_counter()
-        summary = generate(settings.landing_root, hospitals=4, patients=max(1, patients // 4), days=days)
-        out = {"rows_asked": rows, "patients": patients, "generated_records": summary.total_records,
-               "generate_s": round(time.perf_counter() - started, 1)}
-        progress(rows, "generate", out["generate_s"])
+        out = {"rows_asked": rows, "patients": patients}
+        with timed(out, rows, "generate"):
+            summary = generate(settings.landing_root, hospitals=4, patients=max(1, patients // 4), days=days)
+        out["generated_records"] = summary.total_records
         registry = load_registry(settings)
         files = discover(registry, [s for s in registry.sources if s.format != "jdbc"])
         out["files"], out["mb"] = len(files), round(sum(f.size for f in files) / 1e6, 1)
         spark = get_spark(settings, app_name="carelake-bench-scale")
         spark.conf.set("spark.sql.legacy.javaCharsets", "true")  # the bare copy reads GB18030
         spark.range(1000).write.format("delta").mode("overwrite").saveAsTable("bronze.bench_warmup")  # JIT/catalog
-        out["bare_s"] = round(bare_copy(spark, files), 1)
-        progress(rows, "bare", out["bare_s"])
+        with timed(out, rows, "bare"):
+            bare_copy(spark, files)
         for table in [r.tableName for r in spark.sql("SHOW TABLES IN bronze").collect() if r.tableName.startswith("bare_")]:
             spark.sql(f"DROP TABLE bronze.{table}")  # the copies must not look like bronze tables to later steps
         spark.sql("DROP TABLE bronze.bench_warmup")
 
-        started = time.perf_counter()
-        report = ingest(settings, registry, spark=spark)
-        out["ingest_s"] = round(time.perf_counter() - started, 1)
-        progress(rows, "ingest", out["ingest_s"])
+        with timed(out, rows, "ingest"):
+            report = ingest(settings, registry, spark=spark)
         assert report.balanced, report.totals()
         out["source_rows"] = report.totals()["rows_read"]
         out["bronze_rows"] = report.totals()["rows_bronze"]
         for step in TRANSFORM_STEPS:  # as `carelake transform` and the Airflow DAG run them; a failing build raises
-            began = time.perf_counter()
-            run_step(step, settings, spark)
-            out[f"{step}_s"] = round(time.perf_counter() - began, 1)
-            progress(rows, step, out[f"{step}_s"])
-        began = time.perf_counter()
-        run = validate(settings, spark, run_id="bench-scale")
-        out["quality_s"] = round(time.perf_counter() - began, 1)
-        progress(rows, "quality", out["quality_s"])
+            with timed(out, rows, step):
+                run_step(step, settings, spark)
+        with timed(out, rows, "quality"):
+            run = validate(settings, spark, run_id="bench-scale")
         out["quality_gate_passed"] = run.gate_passed
         out["gold_rows"] = sum(spark.table(f"gold.{t}").count() for t in
                                ("person", "visit_occurrence", "condition_occurrence", "drug_exposure", "measurement"))
